@@ -1,0 +1,285 @@
+//! A parsed certificate: decoded once, with the accessors the profiles, the linter, the CLI
+//! and (later) path validation need. Parsing is not validation: a [`ParsedCertificate`] says
+//! nothing about trust.
+
+use crate::error::{PkiError, Result};
+use crate::time::{UnixTime, unix};
+use cachet_crypto::{KeyType, SignatureAlgorithm};
+use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5280 as oids;
+use der::{Decode, Encode};
+use x509_cert::Certificate;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName,
+    SubjectKeyIdentifier,
+};
+
+/// Upper bound on the size of one certificate Cachet will parse.
+pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
+
+/// A DER certificate, decoded.
+#[derive(Clone, Debug)]
+pub struct ParsedCertificate {
+    der: Vec<u8>,
+    cert: Certificate,
+}
+
+impl ParsedCertificate {
+    /// Decodes a DER certificate.
+    pub fn from_der(der_bytes: &[u8]) -> Result<Self> {
+        if der_bytes.len() > MAX_CERTIFICATE_LEN {
+            return Err(PkiError::malformed("certificate", "larger than 64 KiB"));
+        }
+        let cert =
+            Certificate::from_der(der_bytes).map_err(|e| PkiError::malformed("certificate", e))?;
+        Ok(ParsedCertificate {
+            der: der_bytes.to_vec(),
+            cert,
+        })
+    }
+
+    /// Reads every certificate of a PEM bundle or one DER certificate.
+    pub fn from_pem_or_der(bytes: &[u8]) -> Result<Vec<Self>> {
+        crate::pem::der_objects(bytes, &["CERTIFICATE"], "certificate")?
+            .iter()
+            .map(|d| Self::from_der(d))
+            .collect()
+    }
+
+    /// The DER encoding as received.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// PEM encoding.
+    pub fn to_pem(&self) -> String {
+        crate::pem::encode("CERTIFICATE", &self.der)
+    }
+
+    /// The decoded structure.
+    pub fn inner(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The serial number's content octets.
+    pub fn serial_bytes(&self) -> &[u8] {
+        self.cert.tbs_certificate().serial_number().as_bytes()
+    }
+
+    /// The serial number as lower-case hex without leading zero octets (as OpenSSL prints it,
+    /// lower-cased).
+    pub fn serial_hex(&self) -> String {
+        serial_hex(self.serial_bytes())
+    }
+
+    /// The subject in RFC 4514 form.
+    pub fn subject(&self) -> String {
+        self.cert.tbs_certificate().subject().to_string()
+    }
+
+    /// The issuer in RFC 4514 form.
+    pub fn issuer(&self) -> String {
+        self.cert.tbs_certificate().issuer().to_string()
+    }
+
+    /// DER of the subject name.
+    pub fn subject_der(&self) -> Result<Vec<u8>> {
+        self.cert
+            .tbs_certificate()
+            .subject()
+            .to_der()
+            .map_err(|e| PkiError::malformed("certificate subject", e))
+    }
+
+    /// DER of the issuer name.
+    pub fn issuer_der(&self) -> Result<Vec<u8>> {
+        self.cert
+            .tbs_certificate()
+            .issuer()
+            .to_der()
+            .map_err(|e| PkiError::malformed("certificate issuer", e))
+    }
+
+    /// notBefore, in seconds since the epoch.
+    pub fn not_before(&self) -> UnixTime {
+        unix(&self.cert.tbs_certificate().validity().not_before)
+    }
+
+    /// notAfter, in seconds since the epoch.
+    pub fn not_after(&self) -> UnixTime {
+        unix(&self.cert.tbs_certificate().validity().not_after)
+    }
+
+    /// DER of the SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Result<Vec<u8>> {
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| PkiError::malformed("certificate public key", e))
+    }
+
+    /// The subject key's type, if Cachet supports it.
+    pub fn key_type(&self) -> Result<KeyType> {
+        Ok(KeyType::of_spki(&self.spki_der()?)?)
+    }
+
+    /// The signature algorithm of the certificate's own signature.
+    pub fn signature_algorithm(&self) -> Option<SignatureAlgorithm> {
+        SignatureAlgorithm::from_oid(&self.cert.signature_algorithm().oid)
+    }
+
+    /// Verifies this certificate's signature with `issuer_spki_der`.
+    pub fn verify_signature(&self, issuer_spki_der: &[u8]) -> Result<()> {
+        let alg = self.signature_algorithm().ok_or_else(|| {
+            PkiError::invalid(
+                "signature algorithm",
+                format!("{} is not supported", self.cert.signature_algorithm().oid),
+            )
+        })?;
+        let tbs = self
+            .cert
+            .tbs_certificate()
+            .to_der()
+            .map_err(|e| PkiError::malformed("certificate", e))?;
+        let sig = self
+            .cert
+            .signature()
+            .as_bytes()
+            .ok_or_else(|| PkiError::malformed("certificate", "signature has unused bits"))?;
+        alg.verify(issuer_spki_der, &tbs, sig)?;
+        Ok(())
+    }
+
+    /// All extensions, in order.
+    pub fn extensions(&self) -> &[Extension] {
+        self.cert
+            .tbs_certificate()
+            .extensions()
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// The extension with `oid`, if present exactly once; a duplicate is an error
+    /// (RFC 5280 §4.2: "MUST NOT include more than one instance").
+    pub fn extension(&self, oid: ObjectIdentifier) -> Result<Option<&Extension>> {
+        let mut it = self.extensions().iter().filter(|e| e.extn_id == oid);
+        let first = it.next();
+        if it.next().is_some() {
+            return Err(PkiError::malformed(
+                "certificate",
+                format!("extension {oid} appears twice"),
+            ));
+        }
+        Ok(first)
+    }
+
+    fn decode_ext<'a, T: Decode<'a>>(
+        &'a self,
+        oid: ObjectIdentifier,
+        what: &'static str,
+    ) -> Result<Option<(bool, T)>> {
+        match self.extension(oid)? {
+            None => Ok(None),
+            Some(e) => T::from_der(e.extn_value.as_bytes())
+                .map(|v| Some((e.critical, v)))
+                .map_err(|err| PkiError::malformed(what, err)),
+        }
+    }
+
+    /// basicConstraints and its criticality.
+    pub fn basic_constraints(&self) -> Result<Option<(bool, BasicConstraints)>> {
+        self.decode_ext(oids::ID_CE_BASIC_CONSTRAINTS, "basicConstraints")
+    }
+
+    /// keyUsage and its criticality.
+    pub fn key_usage(&self) -> Result<Option<(bool, KeyUsage)>> {
+        self.decode_ext(oids::ID_CE_KEY_USAGE, "keyUsage")
+    }
+
+    /// extKeyUsage and its criticality.
+    pub fn ext_key_usage(&self) -> Result<Option<(bool, ExtendedKeyUsage)>> {
+        self.decode_ext(oids::ID_CE_EXT_KEY_USAGE, "extKeyUsage")
+    }
+
+    /// subjectAltName and its criticality.
+    pub fn subject_alt_name(&self) -> Result<Option<(bool, SubjectAltName)>> {
+        self.decode_ext(oids::ID_CE_SUBJECT_ALT_NAME, "subjectAltName")
+    }
+
+    /// The subjectKeyIdentifier value.
+    pub fn subject_key_id(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .decode_ext::<SubjectKeyIdentifier>(
+                oids::ID_CE_SUBJECT_KEY_IDENTIFIER,
+                "subjectKeyIdentifier",
+            )?
+            .map(|(_, s)| s.0.as_bytes().to_vec()))
+    }
+
+    /// The authorityKeyIdentifier's keyIdentifier.
+    pub fn authority_key_id(&self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .decode_ext::<AuthorityKeyIdentifier>(
+                oids::ID_CE_AUTHORITY_KEY_IDENTIFIER,
+                "authorityKeyIdentifier",
+            )?
+            .and_then(|(_, a)| a.key_identifier.map(|k| k.as_bytes().to_vec())))
+    }
+
+    /// rfc822Name entries of subjectAltName.
+    pub fn email_addresses(&self) -> Result<Vec<String>> {
+        Ok(self
+            .subject_alt_name()?
+            .map(|(_, san)| {
+                san.0
+                    .iter()
+                    .filter_map(|g| match g {
+                        GeneralName::Rfc822Name(s) => Some(s.to_string()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Whether basicConstraints says this is a CA.
+    pub fn is_ca(&self) -> Result<bool> {
+        Ok(self.basic_constraints()?.is_some_and(|(_, bc)| bc.ca))
+    }
+
+    /// The subject's commonName values.
+    pub fn common_names(&self) -> Vec<String> {
+        attribute_strings(
+            self.cert.tbs_certificate().subject(),
+            const_oid::db::rfc4519::CN,
+        )
+    }
+}
+
+/// String values of every attribute `oid` in `name`.
+pub fn attribute_strings(name: &x509_cert::name::Name, oid: ObjectIdentifier) -> Vec<String> {
+    let mut out = Vec::new();
+    for atv in name.iter() {
+        if atv.oid == oid
+            && let Ok(s) = std::str::from_utf8(atv.value.value())
+        {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// Lower-case hex of a serial's content octets, without leading zero octets.
+pub fn serial_hex(bytes: &[u8]) -> String {
+    let trimmed = match bytes.iter().position(|&b| b != 0) {
+        Some(i) => &bytes[i..],
+        None => &bytes[bytes.len().saturating_sub(1)..],
+    };
+    let mut s = String::with_capacity(trimmed.len() * 2);
+    for b in trimmed {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}

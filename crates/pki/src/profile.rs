@@ -1,0 +1,417 @@
+//! Certificate profiles of Cachet's S/MIME CA, after the CA/Browser Forum S/MIME Baseline
+//! Requirements (v1.0.x), §7.1.2: the root CA (§7.1.2.1), the issuing CA (§7.1.2.2) and the
+//! Strict mailbox-validated subscriber certificates (§7.1.2.3, policy 2.23.140.1.5.1.3).
+//!
+//! A profile turns a request into a [`CertificateTemplate`]; it does not sign. Every
+//! certificate built from a template is then checked by [`crate::lint`].
+
+use crate::cert::ParsedCertificate;
+use crate::error::{PkiError, Result};
+use crate::ext;
+use crate::issue::CertificateTemplate;
+use crate::name::NameBuilder;
+use crate::time::UnixTime;
+use cachet_crypto::KeyType;
+use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5280::ID_KP_EMAIL_PROTECTION;
+use der::flagset::FlagSet;
+use std::fmt;
+use std::str::FromStr;
+use x509_cert::ext::pkix::KeyUsages;
+
+/// CA/B Forum S/MIME BR policy identifier: mailbox-validated, Strict generation.
+pub const POLICY_MAILBOX_VALIDATED_STRICT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.23.140.1.5.1.3");
+
+/// Whether the S/MIME BR (§7.1.3.1) permit subscriber keys of this type. X25519 is not among
+/// them (RSA, ECDSA P-256/P-384/P-521, Ed25519/Ed448, ML-DSA, ML-KEM are), so an X25519
+/// encryption certificate (RFC 8418) is issued *without* the BR policy identifier rather than
+/// claim a compliance it lacks.
+pub fn br_permits_key_type(kt: KeyType) -> bool {
+    kt != KeyType::X25519
+}
+
+/// The S/MIME BR cap on subscriber certificate validity (§6.3.2): 825 days.
+pub const MAX_VALIDITY_DAYS: u32 = 825;
+/// Default subscriber certificate validity.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 365;
+/// Root CA validity: 20 years.
+pub const ROOT_VALIDITY_DAYS: u32 = 20 * 365 + 5;
+/// Issuing CA validity: 10 years.
+pub const ISSUING_VALIDITY_DAYS: u32 = 10 * 365 + 2;
+
+const DAY: u64 = 86_400;
+
+/// A subscriber certificate profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// Signing only: digitalSignature (and optionally nonRepudiation).
+    Signing,
+    /// Encryption only: keyEncipherment (RSA) or keyAgreement (EC, X25519).
+    Encryption,
+    /// Both, with one key (RSA or ECDSA only).
+    Dual,
+}
+
+impl Profile {
+    /// All profiles.
+    pub const ALL: [Profile; 3] = [Profile::Signing, Profile::Encryption, Profile::Dual];
+
+    /// The name used on the command line and in the store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Signing => "signing",
+            Profile::Encryption => "encryption",
+            Profile::Dual => "dual",
+        }
+    }
+
+    /// Whether the profile allows signatures.
+    pub fn signs(self) -> bool {
+        matches!(self, Profile::Signing | Profile::Dual)
+    }
+
+    /// Whether the profile allows receiving encrypted mail.
+    pub fn encrypts(self) -> bool {
+        matches!(self, Profile::Encryption | Profile::Dual)
+    }
+
+    /// The key types this profile accepts: Ed25519 cannot encrypt and X25519 cannot sign,
+    /// so each serves only the single-purpose profile it fits.
+    pub fn allows_key_type(self, kt: KeyType) -> bool {
+        match self {
+            Profile::Signing => kt.can_sign(),
+            Profile::Encryption => kt.can_encrypt(),
+            Profile::Dual => kt.can_sign() && kt.can_encrypt(),
+        }
+    }
+
+    /// The default key type for this profile.
+    pub fn default_key_type(self) -> KeyType {
+        KeyType::EcdsaP256
+    }
+
+    /// The keyUsage bits (S/MIME BR §7.1.2.3(e), Strict).
+    pub fn key_usage(self, kt: KeyType, non_repudiation: bool) -> FlagSet<KeyUsages> {
+        let mut bits = FlagSet::default();
+        if self.signs() {
+            bits |= KeyUsages::DigitalSignature;
+            if non_repudiation {
+                bits |= KeyUsages::NonRepudiation;
+            }
+        }
+        if self.encrypts() {
+            bits |= if kt.uses_key_agreement() {
+                KeyUsages::KeyAgreement
+            } else {
+                KeyUsages::KeyEncipherment
+            };
+        }
+        bits
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| format!("unknown profile '{s}' (expected signing, encryption or dual)"))
+    }
+}
+
+/// Where a CA's certificate and CRL are published: the URLs written into the certificates
+/// it issues, and served by `cachet serve` (`/ca/{slug}.crt`, `/crl/{slug}.crl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationUrls {
+    /// cRLDistributionPoints URI.
+    pub crl: String,
+    /// authorityInfoAccess caIssuers URI.
+    pub ca_issuers: String,
+    /// authorityInfoAccess OCSP URI, once a responder is configured.
+    pub ocsp: Option<String>,
+}
+
+impl PublicationUrls {
+    /// The URLs of the CA named `slug` under `base_url`.
+    pub fn under(base_url: &str, slug: &str) -> Self {
+        let base = base_url.trim_end_matches('/');
+        PublicationUrls {
+            crl: format!("{base}/crl/{slug}.crl"),
+            ca_issuers: format!("{base}/ca/{slug}.crt"),
+            ocsp: None,
+        }
+    }
+}
+
+/// Checks that `base_url` is an absolute http(s) URL with a host, ASCII only.
+pub fn check_base_url(base_url: &str) -> Result<()> {
+    let rest = base_url
+        .strip_prefix("http://")
+        .or_else(|| base_url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            PkiError::invalid(
+                "base URL",
+                format!("'{base_url}' must start with http:// or https://"),
+            )
+        })?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || !base_url.is_ascii() || base_url.contains(char::is_whitespace) {
+        return Err(PkiError::invalid(
+            "base URL",
+            format!("'{base_url}' has no valid host"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a mailbox address (RFC 5321 §4.1.2 Mailbox, ASCII form as rfc822Name requires,
+/// RFC 5280 §4.2.1.6) and returns it with the domain lower-cased.
+pub fn normalize_email(addr: &str) -> Result<String> {
+    let bad = |why: &str| PkiError::invalid("e-mail address", format!("'{addr}' {why}"));
+    if addr.len() > 254 {
+        return Err(bad("is longer than 254 characters"));
+    }
+    let (local, domain) = addr.rsplit_once('@').ok_or_else(|| bad("has no '@'"))?;
+    if local.is_empty() || local.len() > 64 {
+        return Err(bad("has an empty or over-long local part"));
+    }
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if local.starts_with('.')
+        || local.ends_with('.')
+        || local.contains("..")
+        || !local.chars().all(|c| atext(c) || c == '.')
+    {
+        return Err(bad("has a local part that is not a plain dot-atom"));
+    }
+    let domain = normalize_domain(domain).map_err(|_| bad("has an invalid domain"))?;
+    Ok(format!("{local}@{domain}"))
+}
+
+/// Checks a DNS domain name (LDH labels, at least two) and lower-cases it.
+pub fn normalize_domain(domain: &str) -> Result<String> {
+    let d = domain.trim_end_matches('.').to_ascii_lowercase();
+    let ok = d.len() <= 253
+        && d.split('.').count() >= 2
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if !ok {
+        return Err(PkiError::invalid(
+            "domain",
+            format!("'{domain}' is not a valid DNS domain name"),
+        ));
+    }
+    Ok(d)
+}
+
+/// Whether `email`'s domain is `domain` or one of its subdomains.
+pub fn email_in_domain(email: &str, domain: &str) -> bool {
+    email.rsplit_once('@').is_some_and(|(_, d)| {
+        d == domain || d.strip_suffix(domain).is_some_and(|p| p.ends_with('.'))
+    })
+}
+
+/// The root CA certificate (S/MIME BR §7.1.2.1): basicConstraints CA with pathLen 1 and
+/// keyUsage keyCertSign + cRLSign, both critical; subjectKeyIdentifier; self-signed.
+pub fn root_ca_template(
+    subject_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    serial: Vec<u8>,
+    not_before: UnixTime,
+) -> Result<CertificateTemplate> {
+    let ski = ext::key_identifier(&spki_der)?;
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der,
+        not_before,
+        not_after: not_before + u64::from(ROOT_VALIDITY_DAYS) * DAY - 1,
+        extensions: vec![
+            ext::basic_constraints(true, Some(1))?,
+            ext::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign)?,
+            ext::subject_key_identifier(&ski)?,
+        ],
+    })
+}
+
+/// The issuing CA certificate (S/MIME BR §7.1.2.2): pathLen 0, keyCertSign + cRLSign,
+/// extKeyUsage emailProtection only, the Strict mailbox policy, the root's CRL and
+/// certificate URLs, AKI = the root's SKI.
+pub fn issuing_ca_template(
+    subject_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    serial: Vec<u8>,
+    not_before: UnixTime,
+    root: &ParsedCertificate,
+    root_urls: &PublicationUrls,
+) -> Result<CertificateTemplate> {
+    let ski = ext::key_identifier(&spki_der)?;
+    let aki = root
+        .subject_key_id()?
+        .ok_or_else(|| PkiError::invalid("root certificate", "has no subjectKeyIdentifier"))?;
+    let not_after = (not_before + u64::from(ISSUING_VALIDITY_DAYS) * DAY - 1).min(root.not_after());
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der,
+        not_before,
+        not_after,
+        extensions: vec![
+            ext::basic_constraints(true, Some(0))?,
+            ext::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign)?,
+            ext::ext_key_usage(&[ID_KP_EMAIL_PROTECTION])?,
+            ext::certificate_policies(&[POLICY_MAILBOX_VALIDATED_STRICT])?,
+            ext::crl_distribution_point(&root_urls.crl)?,
+            ext::authority_info_access(&root_urls.ca_issuers, root_urls.ocsp.as_deref())?,
+            ext::authority_key_identifier(&aki)?,
+            ext::subject_key_identifier(&ski)?,
+        ],
+    })
+}
+
+/// A request for a subscriber certificate.
+#[derive(Debug, Clone)]
+pub struct SubscriberRequest<'a> {
+    /// The mailbox (already normalised with [`normalize_email`]).
+    pub email: &'a str,
+    /// The profile.
+    pub profile: Profile,
+    /// The subject's public key.
+    pub spki_der: &'a [u8],
+    /// Start of validity.
+    pub not_before: UnixTime,
+    /// Validity in days (1..=825).
+    pub validity_days: u32,
+    /// Whether signing certificates also assert nonRepudiation.
+    pub non_repudiation: bool,
+}
+
+/// A Strict mailbox-validated subscriber certificate (S/MIME BR §7.1.2.3).
+pub fn subscriber_template(
+    req: &SubscriberRequest<'_>,
+    serial: Vec<u8>,
+    issuer: &ParsedCertificate,
+    issuer_urls: &PublicationUrls,
+) -> Result<CertificateTemplate> {
+    let kt = KeyType::of_spki(req.spki_der)?;
+    if !req.profile.allows_key_type(kt) {
+        return Err(PkiError::ProfileMismatch(format!(
+            "a {kt} key cannot be used for a {} certificate ({})",
+            req.profile,
+            if kt == KeyType::Ed25519 {
+                "Ed25519 only signs"
+            } else {
+                "X25519 only agrees keys: use it for encryption"
+            }
+        )));
+    }
+    if req.validity_days == 0 || req.validity_days > MAX_VALIDITY_DAYS {
+        return Err(PkiError::invalid(
+            "validity",
+            format!(
+                "{} days is outside 1..={MAX_VALIDITY_DAYS} (S/MIME BR §6.3.2)",
+                req.validity_days
+            ),
+        ));
+    }
+    let not_after = req.not_before + u64::from(req.validity_days) * DAY - 1;
+    if not_after > issuer.not_after() {
+        return Err(PkiError::invalid(
+            "validity",
+            "the certificate would outlive its issuing CA: shorten the validity or renew the CA",
+        ));
+    }
+    let aki = issuer.subject_key_id()?.ok_or_else(|| {
+        PkiError::invalid("issuing CA certificate", "has no subjectKeyIdentifier")
+    })?;
+    let ski = ext::key_identifier(req.spki_der)?;
+    let subject_der = NameBuilder::new().common_name(req.email)?.to_der()?;
+    let mut extensions = Vec::with_capacity(8);
+    extensions.push(ext::key_usage(
+        req.profile.key_usage(kt, req.non_repudiation),
+    )?);
+    extensions.push(ext::ext_key_usage(&[ID_KP_EMAIL_PROTECTION])?);
+    extensions.push(ext::subject_alt_name_emails(&[req.email], false)?);
+    if br_permits_key_type(kt) {
+        extensions.push(ext::certificate_policies(&[
+            POLICY_MAILBOX_VALIDATED_STRICT,
+        ])?);
+    }
+    extensions.push(ext::crl_distribution_point(&issuer_urls.crl)?);
+    extensions.push(ext::authority_info_access(
+        &issuer_urls.ca_issuers,
+        issuer_urls.ocsp.as_deref(),
+    )?);
+    extensions.push(ext::authority_key_identifier(&aki)?);
+    extensions.push(ext::subject_key_identifier(&ski)?);
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der: req.spki_der.to_vec(),
+        not_before: req.not_before,
+        not_after,
+        extensions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_and_domains() {
+        assert_eq!(
+            normalize_email("Alice.B@Example.COM").unwrap(),
+            "Alice.B@example.com"
+        );
+        for bad in [
+            "alice",
+            "@x.com",
+            "a..b@x.com",
+            "a@x",
+            "a@-x.com",
+            "a b@x.com",
+            "ä@x.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        assert!(email_in_domain("a@example.com", "example.com"));
+        assert!(email_in_domain("a@eu.example.com", "example.com"));
+        assert!(!email_in_domain("a@badexample.com", "example.com"));
+        assert!(check_base_url("http://pki.example.com").is_ok());
+        assert!(check_base_url("ftp://x").is_err());
+        assert!(check_base_url("http://").is_err());
+    }
+
+    #[test]
+    fn key_usage_per_profile() {
+        let ku = |p: Profile, k| p.key_usage(k, false).bits();
+        assert_eq!(
+            ku(Profile::Signing, KeyType::EcdsaP256),
+            FlagSet::from(KeyUsages::DigitalSignature).bits()
+        );
+        assert_eq!(
+            ku(Profile::Encryption, KeyType::Rsa2048),
+            FlagSet::from(KeyUsages::KeyEncipherment).bits()
+        );
+        assert_eq!(
+            ku(Profile::Encryption, KeyType::X25519),
+            FlagSet::from(KeyUsages::KeyAgreement).bits()
+        );
+        assert!(!Profile::Dual.allows_key_type(KeyType::Ed25519));
+        assert!(!Profile::Signing.allows_key_type(KeyType::X25519));
+        assert!(!Profile::Encryption.allows_key_type(KeyType::Ed25519));
+    }
+}

@@ -1,0 +1,231 @@
+//! Every profile and key type builds a certificate that passes its own lint, and the lint
+//! catches certificates that break the rules.
+
+use cachet_crypto::{KeyType, PrivateKey};
+use cachet_pki::ParsedCertificate;
+use cachet_pki::crl::{CrlRequest, ParsedCrl, RevocationReason, RevokedEntry, build_crl};
+use cachet_pki::issue::{random_serial, sign_certificate};
+use cachet_pki::lint::{Role, lint};
+use cachet_pki::name::NameBuilder;
+use cachet_pki::profile::*;
+
+const NOW: u64 = 1_795_000_000; // 2026-11-18
+
+struct Ca {
+    root: ParsedCertificate,
+    issuing: ParsedCertificate,
+    issuing_key: PrivateKey,
+}
+
+fn ca(kt: KeyType) -> Ca {
+    let root_key = PrivateKey::generate(kt).unwrap();
+    let name = NameBuilder::new()
+        .organization("Example")
+        .unwrap()
+        .common_name("Example Root CA")
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let t = root_ca_template(
+        name.clone(),
+        root_key.public_key_der().to_vec(),
+        random_serial().unwrap().to_vec(),
+        NOW,
+    )
+    .unwrap();
+    let root =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+    assert_eq!(lint(&root, Role::RootCa, None), vec![]);
+    let issuing_key = PrivateKey::generate(kt).unwrap();
+    let iname = NameBuilder::new()
+        .organization("Example")
+        .unwrap()
+        .common_name("Example S/MIME CA")
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let urls = PublicationUrls::under("http://pki.example.com", "root");
+    let t = issuing_ca_template(
+        iname,
+        issuing_key.public_key_der().to_vec(),
+        random_serial().unwrap().to_vec(),
+        NOW,
+        &root,
+        &urls,
+    )
+    .unwrap();
+    let issuing =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+    assert_eq!(lint(&issuing, Role::IssuingCa, Some(&root)), vec![]);
+    Ca {
+        root,
+        issuing,
+        issuing_key,
+    }
+}
+
+#[test]
+fn every_profile_and_key_type_passes_its_lint() {
+    let ca = ca(KeyType::EcdsaP256);
+    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
+    for profile in Profile::ALL {
+        for kt in KeyType::ALL {
+            let key = PrivateKey::generate(kt).unwrap();
+            let req = SubscriberRequest {
+                email: "alice@example.com",
+                profile,
+                spki_der: key.public_key_der(),
+                not_before: NOW,
+                validity_days: 365,
+                non_repudiation: false,
+            };
+            let t = match subscriber_template(
+                &req,
+                random_serial().unwrap().to_vec(),
+                &ca.issuing,
+                &urls,
+            ) {
+                Ok(t) => t,
+                Err(_) => {
+                    assert!(!profile.allows_key_type(kt), "{profile} {kt} refused");
+                    continue;
+                }
+            };
+            let der =
+                sign_certificate(&t, &ca.issuing.subject_der().unwrap(), &ca.issuing_key).unwrap();
+            let cert = ParsedCertificate::from_der(&der).unwrap();
+            let f = lint(
+                &cert,
+                Role::Subscriber {
+                    profile,
+                    email: "alice@example.com",
+                },
+                Some(&ca.issuing),
+            );
+            assert_eq!(f, vec![], "{profile} {kt}");
+            // The same certificate under the wrong role or address is refused.
+            let wrong = if profile == Profile::Signing {
+                Profile::Encryption
+            } else {
+                Profile::Signing
+            };
+            assert!(
+                !lint(
+                    &cert,
+                    Role::Subscriber {
+                        profile: wrong,
+                        email: "alice@example.com"
+                    },
+                    Some(&ca.issuing)
+                )
+                .is_empty()
+            );
+            assert!(
+                lint(
+                    &cert,
+                    Role::Subscriber {
+                        profile,
+                        email: "bob@example.com"
+                    },
+                    Some(&ca.issuing)
+                )
+                .iter()
+                .any(|f| f.rule == "smime-br-san-mailbox")
+            );
+            // Checked against another CA, the signature and AKI rules fire.
+            assert!(
+                lint(
+                    &cert,
+                    Role::Subscriber {
+                        profile,
+                        email: "alice@example.com"
+                    },
+                    Some(&ca.root)
+                )
+                .iter()
+                .any(|f| f.rule == "signature-verifies")
+            );
+        }
+    }
+}
+
+#[test]
+fn lint_catches_overlong_validity_and_missing_extensions() {
+    let ca = ca(KeyType::EcdsaP384);
+    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let req = SubscriberRequest {
+        email: "a@example.com",
+        profile: Profile::Signing,
+        spki_der: key.public_key_der(),
+        not_before: NOW,
+        validity_days: 825,
+        non_repudiation: true,
+    };
+    let mut t =
+        subscriber_template(&req, random_serial().unwrap().to_vec(), &ca.issuing, &urls).unwrap();
+    t.not_after += 86_400;
+    t.extensions
+        .retain(|e| e.extn_id != const_oid::db::rfc5280::ID_CE_CERTIFICATE_POLICIES);
+    t.serial = vec![1, 2, 3];
+    let der = sign_certificate(&t, &ca.issuing.subject_der().unwrap(), &ca.issuing_key).unwrap();
+    let cert = ParsedCertificate::from_der(&der).unwrap();
+    let rules: Vec<&str> = lint(
+        &cert,
+        Role::Subscriber {
+            profile: Profile::Signing,
+            email: "a@example.com",
+        },
+        Some(&ca.issuing),
+    )
+    .iter()
+    .map(|f| f.rule)
+    .collect();
+    for r in [
+        "smime-br-validity",
+        "smime-br-certificate-policies",
+        "smime-br-serial-entropy",
+    ] {
+        assert!(rules.contains(&r), "{r} missing from {rules:?}");
+    }
+    let too_long = SubscriberRequest {
+        validity_days: 826,
+        ..req
+    };
+    assert!(subscriber_template(&too_long, vec![1; 16], &ca.issuing, &urls).is_err());
+}
+
+#[test]
+fn crl_round_trips_with_reasons_and_number() {
+    let ca = ca(KeyType::Rsa2048);
+    let entries = vec![
+        RevokedEntry {
+            serial: vec![0x11; 16],
+            revoked_at: NOW + 10,
+            reason: RevocationReason::KeyCompromise,
+        },
+        RevokedEntry {
+            serial: vec![0x22; 16],
+            revoked_at: NOW + 20,
+            reason: RevocationReason::Unspecified,
+        },
+    ];
+    let der = build_crl(
+        &CrlRequest {
+            crl_number: 7,
+            this_update: NOW + 30,
+            next_update: NOW + 30 + 7 * 86_400,
+            entries: &entries,
+        },
+        &ca.issuing,
+        &ca.issuing_key,
+    )
+    .unwrap();
+    let crl = ParsedCrl::from_der(&der).unwrap();
+    crl.verify_signature(&ca.issuing.spki_der().unwrap())
+        .unwrap();
+    assert!(crl.verify_signature(&ca.root.spki_der().unwrap()).is_err());
+    assert_eq!(crl.crl_number(), Some(7));
+    assert_eq!(crl.entries(), entries);
+    assert_eq!(crl.next_update(), Some(NOW + 30 + 7 * 86_400));
+}
