@@ -1,1 +1,32 @@
-fn main() {}
+//! `cachet`: the command line over Cachet's library crates. It parses arguments, reads and
+//! writes files, prints results (human-readable or `--json`) and maps failures to exit
+//! statuses: 0 success, 1 a verdict that is not valid, 2 usage or input errors. All the
+//! work happens in `cachet-service` and the pure crates below it.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod io;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cachet: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cachet: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,17 @@
-//! stub
+//! Persistence for Cachet: the CA's settings and keys (sealed, never plaintext), issued
+//! certificates and their revocation state, published CRLs, and the append-only,
+//! hash-chained audit log — over sqlx, with SQLite (WAL) as the embedded default.
+//!
+//! This crate stores and retrieves; it does not decide. It never sees a private key in the
+//! clear (the service seals keys before they get here), builds no certificates and applies
+//! no policy. The hash chain of the audit log is computed here because appending a record
+//! and reading its predecessor must happen in one transaction.
+
+pub mod audit;
+pub mod error;
+mod schema;
+pub mod store;
+
+pub use audit::{AuditEntry, AuditRecord, ChainProblem};
+pub use error::StoreError;
+pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, Store};

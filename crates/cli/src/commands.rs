@@ -1,0 +1,780 @@
+//! Command-line grammar (DESIGN.md "Command line") and the handlers.
+
+use crate::io::{CliError, Result, actor, now, read_file, read_password, write_new, write_output};
+use cachet_crypto::KeyType;
+use cachet_pki::ParsedCertificate;
+use cachet_pki::crl::RevocationReason;
+use cachet_pki::profile::Profile;
+use cachet_pki::time::rfc3339;
+use cachet_service::ca::{DEFAULT_CRL_DAYS, ISSUING, ROOT};
+use cachet_service::{Cachet, DataDir, InitOptions, IssueRequest, KeySource};
+use cachet_store::CertificateRecord;
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Cachet: an organisation's S/MIME certificate authority, key archive, directory and mail
+/// tools in one binary.
+#[derive(Parser)]
+#[command(name = "cachet", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DataArg {
+    /// Data directory.
+    #[arg(
+        long = "data",
+        env = "CACHET_DATA",
+        default_value = "cachet-data",
+        value_name = "DIR"
+    )]
+    dir: PathBuf,
+}
+
+#[derive(Args, Clone)]
+struct UnlockArg {
+    /// File holding the passphrase that protects the CA keys (data directories made with
+    /// `init --passphrase-file`).
+    #[arg(long, env = "CACHET_PASSPHRASE_FILE", value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory with a root CA and an issuing CA.
+    Init {
+        #[command(flatten)]
+        data: DataArg,
+        /// The organisation's mail domain, e.g. example.com.
+        #[arg(long)]
+        domain: String,
+        /// Organisation name in the CA subjects (default: the domain).
+        #[arg(long = "org", value_name = "NAME")]
+        organization: Option<String>,
+        /// URL under which CRLs (/crl/NAME.crl) and CA certificates (/ca/NAME.crt) are served.
+        #[arg(long, default_value = "http://localhost:8080", value_name = "URL")]
+        base_url: String,
+        /// CA key type.
+        #[arg(long, default_value = "ecdsa-p256", value_name = "T")]
+        key_type: KeyType,
+        /// Protect the CA keys with a passphrase (Argon2id) instead of a master.key file.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// CRL validity (nextUpdate − thisUpdate) in days.
+        #[arg(long, default_value_t = DEFAULT_CRL_DAYS, value_name = "DAYS")]
+        crl_days: u32,
+    },
+    /// The certificate authorities.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Subscriber certificates.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Issue a fresh CRL and write it (PEM to standard output by default).
+    Crl {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        unlock: UnlockArg,
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// DER instead of PEM.
+        #[arg(long)]
+        der: bool,
+        /// Which CA: `issuing` (subscriber certificates) or `root` (issuing CAs).
+        #[arg(long, default_value = ISSUING, value_parser = [ISSUING, ROOT])]
+        ca: String,
+    },
+    /// The hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Show the CAs and the installation's settings.
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the CA chain as PEM: issuing CA, then root.
+    Chain {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Issue a certificate, generating the key or signing a CSR.
+    Issue {
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        unlock: UnlockArg,
+        /// The mailbox the certificate is for.
+        #[arg(long)]
+        email: String,
+        /// signing, encryption or dual.
+        #[arg(long)]
+        profile: Profile,
+        /// Sign this PKCS#10 request (PEM or DER) instead of generating a key.
+        #[arg(long, value_name = "FILE", conflicts_with = "key_type")]
+        csr: Option<PathBuf>,
+        /// Type of the generated key (default ecdsa-p256).
+        #[arg(long, value_name = "T")]
+        key_type: Option<KeyType>,
+        /// Where to write cert.pem, chain.pem, key.pem and bundle.p12.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Also write bundle.p12 protected by the password in FILE.
+        #[arg(long, value_name = "FILE")]
+        p12_password_file: Option<PathBuf>,
+        /// Write bundle.p12 with parameters GnuPG 2.2's gpgsm also reads (RSA keys).
+        #[arg(long, requires = "p12_password_file")]
+        p12_compat: bool,
+        /// Validity in days (1 to 825).
+        #[arg(long, value_name = "DAYS")]
+        validity_days: Option<u32>,
+        /// Also assert nonRepudiation (signing and dual profiles).
+        #[arg(long)]
+        non_repudiation: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List certificates.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Only this mailbox's certificates.
+        #[arg(long)]
+        email: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one certificate.
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        /// Serial number (hex).
+        serial: String,
+        /// Machine-readable output (includes the PEM).
+        #[arg(long)]
+        json: bool,
+        /// Print only the certificate as PEM.
+        #[arg(long, conflicts_with = "json")]
+        pem: bool,
+    },
+    /// Revoke a certificate. Publish the change with `cachet crl`.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// Serial number (hex).
+        serial: String,
+        /// unspecified, key-compromise, affiliation-changed, superseded or cessation-of-operation.
+        #[arg(long)]
+        reason: RevocationReason,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the audit records.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain: exit 0 when intact, 1 when any record was edited, reordered or deleted.
+    Verify {
+        #[command(flatten)]
+        data: DataArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn open(data: &DataArg) -> Result<Cachet> {
+    Ok(Cachet::open(&DataDir::new(&data.dir)).await?)
+}
+
+async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
+    let pass = match &u.passphrase_file {
+        Some(p) => Some(read_password(p, "passphrase file")?),
+        None => None,
+    };
+    Ok(c.unlock(pass.as_ref().map(|p| p.as_slice())).await?)
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| CliError(e.to_string()))?;
+    println!("{s}");
+    Ok(())
+}
+
+fn status(r: &CertificateRecord, now: u64) -> &'static str {
+    if r.revoked_at.is_some() {
+        "revoked"
+    } else if (r.not_after as u64) < now {
+        "expired"
+    } else {
+        "valid"
+    }
+}
+
+fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
+    json!({
+        "serial": r.serial,
+        "email": r.email,
+        "subject": r.subject,
+        "profile": r.profile,
+        "key_type": r.key_type,
+        "not_before": rfc3339(r.not_before as u64),
+        "not_after": rfc3339(r.not_after as u64),
+        "issued_at": rfc3339(r.issued_at as u64),
+        "status": status(r, now),
+        "revoked_at": r.revoked_at.map(|t| rfc3339(t as u64)),
+        "revocation_reason": r.revocation_reason,
+    })
+}
+
+fn fingerprint(der: &[u8]) -> String {
+    cachet_crypto::digest::sha256(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Runs a parsed command; returns the exit code for verdicts, or an error (exit 2).
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init {
+            data,
+            domain,
+            organization,
+            base_url,
+            key_type,
+            passphrase_file,
+            crl_days,
+        } => {
+            let pass = match &passphrase_file {
+                Some(p) => Some(read_password(p, "passphrase file")?),
+                None => None,
+            };
+            let opts = InitOptions {
+                domain,
+                organization,
+                base_url,
+                key_type,
+                crl_days,
+                actor: actor(),
+            };
+            let dir = DataDir::new(&data.dir);
+            let c = Cachet::init(&dir, &opts, pass.as_ref().map(|p| p.as_slice()), now()).await?;
+            let chain = c.chain().await?;
+            println!("Initialised {} for {}", data.dir.display(), c.domain());
+            println!(
+                "  root CA:    {} (valid until {})",
+                chain[1].subject(),
+                rfc3339(chain[1].not_after())
+            );
+            println!(
+                "  issuing CA: {} (valid until {})",
+                chain[0].subject(),
+                rfc3339(chain[0].not_after())
+            );
+            if pass.is_some() {
+                println!(
+                    "  CA keys are sealed under your passphrase (Argon2id); keep it safe: nothing else opens them."
+                );
+            } else {
+                println!(
+                    "  CA keys are sealed under {} (mode 0600): back it up separately from the database.",
+                    dir.master_key().display()
+                );
+            }
+            println!(
+                "  certificates will point at {}/crl/{ISSUING}.crl and {}/ca/{ISSUING}.crt",
+                c.base_url(),
+                c.base_url()
+            );
+            c.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ca {
+            command: CaCommand::Show { data, json },
+        } => {
+            let c = open(&data).await?;
+            let cas = c.cas().await?;
+            let mut list = Vec::new();
+            for (rec, cert) in &cas {
+                list.push(json!({
+                    "name": rec.slug,
+                    "role": rec.role,
+                    "subject": cert.subject(),
+                    "issuer": cert.issuer(),
+                    "serial": cert.serial_hex(),
+                    "key_type": cert.key_type().map(|k| k.name()).unwrap_or("unknown"),
+                    "not_before": rfc3339(cert.not_before()),
+                    "not_after": rfc3339(cert.not_after()),
+                    "sha256_fingerprint": fingerprint(cert.der()),
+                    "next_crl_number": rec.next_crl_number,
+                    "crl_url": format!("{}/crl/{}.crl", c.base_url(), rec.slug),
+                    "certificate_url": format!("{}/ca/{}.crt", c.base_url(), rec.slug),
+                }));
+            }
+            let v = json!({
+                "data_dir": data.dir.display().to_string(),
+                "domain": c.domain(),
+                "base_url": c.base_url(),
+                "key_protection": if c.needs_passphrase() { "argon2id-passphrase" } else { "master-key-file" },
+                "cas": list,
+            });
+            if json {
+                print_json(&v)?;
+            } else {
+                println!("Domain:         {}", c.domain());
+                println!("Base URL:       {}", c.base_url());
+                println!(
+                    "Key protection: {}",
+                    v["key_protection"].as_str().unwrap_or_default()
+                );
+                for ca in &list {
+                    println!();
+                    for k in [
+                        "name",
+                        "role",
+                        "subject",
+                        "issuer",
+                        "serial",
+                        "key_type",
+                        "not_before",
+                        "not_after",
+                        "sha256_fingerprint",
+                        "crl_url",
+                        "certificate_url",
+                    ] {
+                        println!(
+                            "  {:<20}{}",
+                            format!("{k}:"),
+                            ca[k].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            c.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ca {
+            command: CaCommand::Chain { data },
+        } => {
+            let c = open(&data).await?;
+            let pem: String = c
+                .chain()
+                .await?
+                .iter()
+                .map(ParsedCertificate::to_pem)
+                .collect();
+            write_output(None, pem.as_bytes())?;
+            c.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cert { command } => cert_command(command).await,
+        Command::Crl {
+            data,
+            unlock: u,
+            out,
+            der,
+            ca,
+        } => {
+            let c = open(&data).await?;
+            let kek = unlock(&c, &u).await?;
+            let crl = c.publish_crl(&kek, &ca, &actor(), now()).await?;
+            let bytes = if der {
+                crl.der.clone()
+            } else {
+                cachet_pki::pem::encode("X509 CRL", &crl.der).into_bytes()
+            };
+            write_output(out.as_deref(), &bytes)?;
+            if let Some(p) = &out {
+                eprintln!(
+                    "CRL number {} of the {ca} CA written to {}",
+                    crl.number,
+                    p.display()
+                );
+            }
+            c.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::List { data, json },
+        } => {
+            let c = open(&data).await?;
+            let (records, _) = c.store().audit_log().await?;
+            if json {
+                let v: Vec<_> = records
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "seq": r.seq, "at": rfc3339(r.entry.at as u64), "actor": r.entry.actor,
+                            "action": r.entry.action, "serial": r.entry.serial, "subject": r.entry.subject,
+                            "detail": r.entry.detail,
+                            "hash": r.hash.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                        })
+                    })
+                    .collect();
+                print_json(&json!(v))?;
+            } else {
+                for r in &records {
+                    println!(
+                        "{:>6}  {}  {:<20} {:<20} {} {} {}",
+                        r.seq,
+                        rfc3339(r.entry.at as u64),
+                        r.entry.actor,
+                        r.entry.action,
+                        r.entry.serial.as_deref().unwrap_or("-"),
+                        r.entry.subject.as_deref().unwrap_or("-"),
+                        r.entry.detail
+                    );
+                }
+            }
+            c.store().close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { data, json },
+        } => {
+            let c = open(&data).await?;
+            let (count, problems) = c.verify_audit().await?;
+            c.store().close().await;
+            if json {
+                print_json(&json!({
+                    "records": count,
+                    "intact": problems.is_empty(),
+                    "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                }))?;
+            } else if problems.is_empty() {
+                println!("audit log intact: {count} records, hash chain unbroken");
+            } else {
+                println!(
+                    "audit log TAMPERED: {} problem(s) in {count} records",
+                    problems.len()
+                );
+                for p in &problems {
+                    println!("  - {p}");
+                }
+            }
+            Ok(if problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+async fn cert_command(command: CertCommand) -> Result<ExitCode> {
+    match command {
+        CertCommand::Issue {
+            data,
+            unlock: u,
+            email,
+            profile,
+            csr,
+            key_type,
+            out_dir,
+            p12_password_file,
+            p12_compat,
+            validity_days,
+            non_repudiation,
+            json,
+        } => {
+            // Read and check every input before anything is issued or written.
+            let c = open(&data).await?;
+            let key = match &csr {
+                Some(p) => KeySource::Csr(read_file(p, "CSR")?),
+                None => KeySource::Generate(key_type.unwrap_or(profile.default_key_type())),
+            };
+            let p12_password = match &p12_password_file {
+                Some(p) => {
+                    if csr.is_some() {
+                        return Err(CliError(
+                            "--p12-password-file needs a key Cachet generates: with --csr the private key stays with you".into(),
+                        ));
+                    }
+                    Some(read_password(p, "PKCS#12 password file")?)
+                }
+                None => None,
+            };
+            let files = OutputFiles::prepare(&out_dir, csr.is_none(), p12_password.is_some())?;
+            let kek = unlock(&c, &u).await?;
+            let issued = c
+                .issue(
+                    &kek,
+                    IssueRequest {
+                        email,
+                        profile,
+                        key,
+                        validity_days,
+                        non_repudiation,
+                        actor: actor(),
+                    },
+                    now(),
+                )
+                .await?;
+            c.store().close().await;
+            let written = files.write(
+                &issued,
+                p12_password.as_ref().map(|p| p.as_slice()),
+                p12_compat,
+            )?;
+            if json {
+                let mut v = cert_json(&issued.record, now());
+                v["files"] = json!(
+                    written
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                );
+                print_json(&v)?;
+            } else {
+                println!(
+                    "Issued {} certificate {} for {}",
+                    issued.record.profile, issued.record.serial, issued.record.email
+                );
+                println!("  key type:   {}", issued.record.key_type);
+                println!(
+                    "  valid:      {} to {}",
+                    rfc3339(issued.record.not_before as u64),
+                    rfc3339(issued.record.not_after as u64)
+                );
+                for p in &written {
+                    println!("  wrote       {}", p.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::List { data, email, json } => {
+            let c = open(&data).await?;
+            let email = match email {
+                Some(e) => Some(cachet_pki::profile::normalize_email(&e)?),
+                None => None,
+            };
+            let certs = c.certificates(email.as_deref()).await?;
+            c.store().close().await;
+            let t = now();
+            if json {
+                print_json(&json!(
+                    certs.iter().map(|r| cert_json(r, t)).collect::<Vec<_>>()
+                ))?;
+            } else {
+                println!(
+                    "{:<34} {:<8} {:<10} {:<11} {:<21} EMAIL",
+                    "SERIAL", "STATUS", "PROFILE", "KEY", "NOT AFTER"
+                );
+                for r in &certs {
+                    println!(
+                        "{:<34} {:<8} {:<10} {:<11} {:<21} {}",
+                        r.serial,
+                        status(r, t),
+                        r.profile,
+                        r.key_type,
+                        rfc3339(r.not_after as u64),
+                        r.email
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Show {
+            data,
+            serial,
+            json,
+            pem,
+        } => {
+            let c = open(&data).await?;
+            let r = c.certificate(&serial).await?;
+            c.store().close().await;
+            let cert = ParsedCertificate::from_der(&r.der)?;
+            if pem {
+                write_output(None, cert.to_pem().as_bytes())?;
+            } else if json {
+                let mut v = cert_json(&r, now());
+                v["issuer"] = json!(cert.issuer());
+                v["sha256_fingerprint"] = json!(fingerprint(&r.der));
+                v["pem"] = json!(cert.to_pem());
+                print_json(&v)?;
+            } else {
+                let v = cert_json(&r, now());
+                for k in [
+                    "serial",
+                    "status",
+                    "email",
+                    "subject",
+                    "profile",
+                    "key_type",
+                    "not_before",
+                    "not_after",
+                    "issued_at",
+                ] {
+                    println!(
+                        "{:<20}{}",
+                        format!("{k}:"),
+                        v[k].as_str().unwrap_or_default()
+                    );
+                }
+                println!("{:<20}{}", "issuer:", cert.issuer());
+                println!("{:<20}{}", "sha256_fingerprint:", fingerprint(&r.der));
+                if let (Some(at), Some(why)) = (r.revoked_at, &r.revocation_reason) {
+                    println!("{:<20}{} ({why})", "revoked:", rfc3339(at as u64));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CertCommand::Revoke {
+            data,
+            serial,
+            reason,
+            json,
+        } => {
+            let c = open(&data).await?;
+            let r = c.revoke(&serial, reason, &actor(), now()).await?;
+            c.store().close().await;
+            if json {
+                print_json(&cert_json(&r, now()))?;
+            } else {
+                println!(
+                    "Revoked {} ({}) for {}: run `cachet crl` to publish the change",
+                    r.serial, reason, r.email
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The files `cert issue` writes, checked before issuance so a bad output directory fails
+/// before a certificate exists.
+struct OutputFiles {
+    dir: PathBuf,
+    key: bool,
+    p12: bool,
+}
+
+impl OutputFiles {
+    fn prepare(dir: &Path, key: bool, p12: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError(format!(
+                "cannot create output directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let f = OutputFiles {
+            dir: dir.to_path_buf(),
+            key,
+            p12,
+        };
+        for p in f.paths() {
+            if p.exists() {
+                return Err(CliError(format!(
+                    "{} already exists: choose another --out-dir (nothing was issued)",
+                    p.display()
+                )));
+            }
+        }
+        Ok(f)
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        let mut v = vec![self.dir.join("cert.pem"), self.dir.join("chain.pem")];
+        if self.key {
+            v.push(self.dir.join("key.pem"));
+        }
+        if self.p12 {
+            v.push(self.dir.join("bundle.p12"));
+        }
+        v
+    }
+
+    fn write(
+        &self,
+        issued: &cachet_service::Issued,
+        p12_password: Option<&[u8]>,
+        p12_compat: bool,
+    ) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        // The key first: it exists nowhere else.
+        if let Some(k) = &issued.key {
+            let pem =
+                zeroize::Zeroizing::new(cachet_pki::pem::encode("PRIVATE KEY", k.pkcs8_der()));
+            let p = self.dir.join("key.pem");
+            write_new(&p, pem.as_bytes(), true)?;
+            written.push(p);
+            if let Some(pw) = p12_password {
+                let p = self.dir.join("bundle.p12");
+                let bundle = crate::commands::p12::bundle(k, issued, pw, p12_compat)?;
+                write_new(&p, &bundle, true)?;
+                written.push(p);
+            }
+        }
+        let p = self.dir.join("cert.pem");
+        write_new(&p, issued.certificate.to_pem().as_bytes(), false)?;
+        written.push(p);
+        let chain: String = issued.chain.iter().map(ParsedCertificate::to_pem).collect();
+        let p = self.dir.join("chain.pem");
+        write_new(&p, chain.as_bytes(), false)?;
+        written.push(p);
+        Ok(written)
+    }
+}
+
+mod p12 {
+    use crate::io::{CliError, Result};
+
+    pub fn bundle(
+        key: &cachet_crypto::PrivateKey,
+        issued: &cachet_service::Issued,
+        password: &[u8],
+        compat: bool,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        use cachet_pki::pkcs12::{Pkcs12Profile, build};
+        let chain: Vec<&[u8]> = issued.chain.iter().map(|c| c.der()).collect();
+        let profile = if compat {
+            Pkcs12Profile::Compatible
+        } else {
+            Pkcs12Profile::Modern
+        };
+        build(
+            key.pkcs8_der(),
+            issued.certificate.der(),
+            &chain,
+            Some(&issued.record.email),
+            password,
+            profile,
+        )
+        .map_err(|e| CliError(format!("cannot build the PKCS#12 file: {e}")))
+    }
+}

@@ -1,0 +1,124 @@
+//! File adapters of the CLI: reading inputs with errors that name the file, writing outputs
+//! (secrets created mode 0600), and the clock.
+
+use std::fmt;
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// A failure shown to the user as one sentence.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<cachet_service::ServiceError> for CliError {
+    fn from(e: cachet_service::ServiceError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<cachet_store::StoreError> for CliError {
+    fn from(e: cachet_store::StoreError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+impl From<cachet_pki::PkiError> for CliError {
+    fn from(e: cachet_pki::PkiError) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Shorthand.
+pub type Result<T> = std::result::Result<T, CliError>;
+
+/// Largest input file the CLI reads whole (certificates, CSRs, password files, CRLs).
+const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole input file, naming it in any error.
+pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    let f = fs::File::open(path)
+        .map_err(|e| CliError(format!("cannot read {what} {}: {e}", path.display())))?;
+    let mut buf = Vec::new();
+    f.take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError(format!("cannot read {what} {}: {e}", path.display())))?;
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(CliError(format!(
+            "{what} {} is larger than 64 MiB",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
+/// Reads a password or passphrase file: the first line, without its line ending. Empty
+/// passwords are refused.
+pub fn read_password(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let raw = Zeroizing::new(read_file(path, what)?);
+    let line_end = raw.iter().position(|&b| b == b'\n').unwrap_or(raw.len());
+    let mut line = &raw[..line_end];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    if line.is_empty() {
+        return Err(CliError(format!("{what} {} is empty", path.display())));
+    }
+    Ok(Zeroizing::new(line.to_vec()))
+}
+
+/// Creates a new file (never overwriting), with mode 0600 when `secret`, and syncs it.
+pub fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(path)
+        .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Writes to `path` (replacing it) or to standard output.
+pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(p) => {
+            let tmp = p.with_extension("cachet-tmp");
+            fs::write(&tmp, bytes)
+                .and_then(|_| fs::rename(&tmp, p))
+                .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| CliError(format!("cannot write to standard output: {e}")))
+        }
+    }
+}
+
+/// Seconds since the epoch, from the system clock.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `cli:$USER`, the actor recorded in the audit log for commands run by hand.
+pub fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into())
+    )
+}

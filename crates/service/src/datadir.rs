@@ -1,0 +1,96 @@
+//! The data directory (`./cachet-data` by default): `cachet.db` and, unless a passphrase
+//! protects the keys, `master.key` (mode 0600).
+
+use crate::error::{Result, ServiceError};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Paths inside a data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+/// The database file name.
+pub const DB_FILE: &str = "cachet.db";
+/// The master key file name.
+pub const MASTER_KEY_FILE: &str = "master.key";
+
+impl DataDir {
+    /// A data directory at `root` (not checked).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The database.
+    pub fn db(&self) -> PathBuf {
+        self.root.join(DB_FILE)
+    }
+
+    /// The master key file.
+    pub fn master_key(&self) -> PathBuf {
+        self.root.join(MASTER_KEY_FILE)
+    }
+
+    /// Checks that this is an initialised Cachet data directory.
+    pub fn check_existing(&self) -> Result<()> {
+        let r = self.root.display();
+        if !self.root.exists() {
+            return Err(ServiceError::DataDir(format!(
+                "data directory {r} does not exist: run `cachet init --domain YOUR.DOMAIN` first, or pass --data DIR"
+            )));
+        }
+        if !self.root.is_dir() {
+            return Err(ServiceError::DataDir(format!("{r} is not a directory")));
+        }
+        if !self.db().is_file() {
+            return Err(ServiceError::DataDir(format!(
+                "{r} is not a Cachet data directory (no {DB_FILE}): run `cachet init` or pass the right --data DIR"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Prepares a new data directory: refuses if `root` exists and is not an empty
+    /// directory, so `init` never touches an existing installation.
+    pub fn create_new(&self) -> Result<()> {
+        let r = self.root.display();
+        if self.root.exists() {
+            let empty = self.root.is_dir()
+                && fs::read_dir(&self.root)
+                    .map_err(|e| ServiceError::io(&self.root, e))?
+                    .next()
+                    .is_none();
+            if !empty {
+                return Err(ServiceError::AlreadyInitialized(format!(
+                    "{r} already exists and is not empty: refusing to initialise over it (nothing was changed)"
+                )));
+            }
+        }
+        fs::create_dir_all(&self.root).map_err(|e| ServiceError::io(&self.root, e))?;
+        fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))
+            .map_err(|e| ServiceError::io(&self.root, e))?;
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a new file with mode 0600 (created so, never widened then narrowed),
+/// and syncs it. Fails if the file exists.
+pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| ServiceError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| ServiceError::io(path, e))?;
+    f.sync_all().map_err(|e| ServiceError::io(path, e))?;
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! Errors of the service layer. [`ServiceError::is_input_error`] tells an adapter whether
+//! the caller's input was at fault (CLI exit status 2, HTTP 4xx) or something else failed.
+
+use cachet_pki::PkiError;
+use cachet_store::StoreError;
+
+/// Why a use-case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The data directory is missing, incomplete or not Cachet's.
+    #[error("{0}")]
+    DataDir(String),
+    /// `init` found something already there.
+    #[error("{0}")]
+    AlreadyInitialized(String),
+    /// The passphrase or master key does not open the CA keys.
+    #[error("{0}")]
+    Locked(String),
+    /// Invalid request (bad address, profile, key type, validity…).
+    #[error("{0}")]
+    Invalid(String),
+    /// An X.509 problem with the caller's input or the CA's output.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// No such certificate.
+    #[error("no certificate with serial {0}")]
+    UnknownSerial(String),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// File system failure.
+    #[error("{path}: {detail}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// A cryptographic failure inside the CA.
+    #[error(transparent)]
+    Crypto(#[from] cachet_crypto::Error),
+}
+
+impl ServiceError {
+    /// Whether the failure is due to the caller's input rather than the system.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            ServiceError::DataDir(_)
+            | ServiceError::AlreadyInitialized(_)
+            | ServiceError::Locked(_)
+            | ServiceError::Invalid(_)
+            | ServiceError::UnknownSerial(_) => true,
+            ServiceError::Pki(p) => !matches!(p, PkiError::Lint(_) | PkiError::Crypto(_)),
+            ServiceError::Store(s) => {
+                matches!(s, StoreError::Foreign { .. } | StoreError::Open { .. })
+            }
+            ServiceError::Io { .. } | ServiceError::Crypto(_) => false,
+        }
+    }
+
+    pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        ServiceError::Io {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, ServiceError>;

@@ -1,0 +1,184 @@
+//! Protection of CA private keys at rest: every CA key is sealed with AES-256-GCM under a
+//! key-encryption key (KEK). The KEK is either a random 256-bit master key in `master.key`
+//! (mode 0600) or derived from an operator passphrase with Argon2id (RFC 9106); in the
+//! second case nothing on disk opens the keys.
+
+use crate::datadir::{DataDir, write_secret_file};
+use crate::error::{Result, ServiceError};
+use cachet_crypto::secret::{self, Argon2Params, KEY_LEN};
+use zeroize::Zeroizing;
+
+/// A key-encryption key, zeroized on drop.
+pub struct Kek(Zeroizing<[u8; KEY_LEN]>);
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(..)")
+    }
+}
+
+/// How the KEK is obtained; stored in the settings table as `key_protection`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyProtection {
+    /// Random master key in `master.key`.
+    MasterKeyFile,
+    /// Argon2id over a passphrase, with this salt and cost.
+    Passphrase {
+        /// Random salt.
+        salt: Vec<u8>,
+        /// Cost parameters.
+        params: Argon2Params,
+    },
+}
+
+const CHECK_AAD: &[u8] = b"cachet:kek-check";
+const CHECK_PLAINTEXT: &[u8] = b"cachet key-encryption key check v1";
+
+impl KeyProtection {
+    /// Settings rows describing this protection.
+    pub fn to_settings(&self) -> Vec<(&'static str, String)> {
+        match self {
+            KeyProtection::MasterKeyFile => vec![("key_protection", "master-key-file".into())],
+            KeyProtection::Passphrase { salt, params } => vec![
+                ("key_protection", "argon2id-passphrase".into()),
+                ("kek_salt", hex::encode(salt)),
+                (
+                    "kek_argon2",
+                    format!(
+                        "m={},t={},p={}",
+                        params.memory_kib, params.iterations, params.parallelism
+                    ),
+                ),
+            ],
+        }
+    }
+
+    /// Reads the protection back from settings.
+    pub fn from_settings(
+        kind: Option<&str>,
+        salt: Option<&str>,
+        params: Option<&str>,
+    ) -> Result<Self> {
+        match kind {
+            Some("master-key-file") => Ok(KeyProtection::MasterKeyFile),
+            Some("argon2id-passphrase") => {
+                let bad = || {
+                    ServiceError::DataDir(
+                        "the key protection settings in the database are damaged".into(),
+                    )
+                };
+                let salt = hex::decode(salt.ok_or_else(bad)?).map_err(|_| bad())?;
+                let mut p = Argon2Params::default();
+                for part in params.ok_or_else(bad)?.split(',') {
+                    let (k, v) = part.split_once('=').ok_or_else(bad)?;
+                    let v: u32 = v.parse().map_err(|_| bad())?;
+                    match k {
+                        "m" => p.memory_kib = v,
+                        "t" => p.iterations = v,
+                        "p" => p.parallelism = v,
+                        _ => return Err(bad()),
+                    }
+                }
+                Ok(KeyProtection::Passphrase { salt, params: p })
+            }
+            _ => Err(ServiceError::DataDir(
+                "the database does not say how its CA keys are protected".into(),
+            )),
+        }
+    }
+
+    /// Whether a passphrase is needed to unlock.
+    pub fn needs_passphrase(&self) -> bool {
+        matches!(self, KeyProtection::Passphrase { .. })
+    }
+}
+
+impl Kek {
+    /// Makes a new KEK for a new data directory: writes `master.key`, or derives from the
+    /// passphrase with a fresh salt.
+    pub fn create(dir: &DataDir, passphrase: Option<&[u8]>) -> Result<(Kek, KeyProtection)> {
+        match passphrase {
+            None => {
+                let key = Zeroizing::new(cachet_crypto::rand::bytes::<KEY_LEN>()?);
+                write_secret_file(&dir.master_key(), key.as_ref())?;
+                Ok((Kek(key), KeyProtection::MasterKeyFile))
+            }
+            Some(p) => {
+                let salt = cachet_crypto::rand::bytes::<16>()?.to_vec();
+                let params = Argon2Params::default();
+                let key = secret::argon2id(p, &salt, params)?;
+                Ok((Kek(key), KeyProtection::Passphrase { salt, params }))
+            }
+        }
+    }
+
+    /// Obtains the KEK of an existing data directory.
+    pub fn unlock(
+        dir: &DataDir,
+        protection: &KeyProtection,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Kek> {
+        match protection {
+            KeyProtection::MasterKeyFile => {
+                let path = dir.master_key();
+                let bytes = Zeroizing::new(std::fs::read(&path).map_err(|e| {
+                    ServiceError::Locked(format!(
+                        "cannot read the master key {}: {e}",
+                        path.display()
+                    ))
+                })?);
+                let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+                    ServiceError::Locked(format!(
+                        "{} is not a Cachet master key (wrong length)",
+                        path.display()
+                    ))
+                })?;
+                Ok(Kek(Zeroizing::new(key)))
+            }
+            KeyProtection::Passphrase { salt, params } => {
+                let p = passphrase.ok_or_else(|| {
+                    ServiceError::Locked(
+                        "the CA keys are protected by a passphrase: pass --passphrase-file FILE"
+                            .into(),
+                    )
+                })?;
+                Ok(Kek(secret::argon2id(p, salt, *params)?))
+            }
+        }
+    }
+
+    /// A sealed check value stored at init, so a wrong passphrase is reported as such.
+    pub fn check_value(&self) -> Result<Vec<u8>> {
+        Ok(secret::seal(&self.0, CHECK_AAD, CHECK_PLAINTEXT)?)
+    }
+
+    /// Verifies this KEK against the stored check value.
+    pub fn verify(&self, check: &[u8]) -> Result<()> {
+        match secret::open(&self.0, CHECK_AAD, check) {
+            Ok(p) if p.as_slice() == CHECK_PLAINTEXT => Ok(()),
+            _ => Err(ServiceError::Locked(
+                "the passphrase or master key does not open this data directory's CA keys".into(),
+            )),
+        }
+    }
+
+    /// Seals a CA private key (PKCS#8) bound to the CA's slug.
+    pub fn seal_ca_key(&self, slug: &str, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        Ok(secret::seal(
+            &self.0,
+            format!("cachet:ca-key:{slug}").as_bytes(),
+            pkcs8,
+        )?)
+    }
+
+    /// Opens a sealed CA key.
+    pub fn open_ca_key(&self, slug: &str, sealed: &[u8]) -> Result<cachet_crypto::PrivateKey> {
+        let pkcs8 = secret::open(&self.0, format!("cachet:ca-key:{slug}").as_bytes(), sealed)
+            .map_err(|_| {
+                ServiceError::Locked(format!(
+                    "the key of CA '{slug}' does not open with this key-encryption key"
+                ))
+            })?;
+        Ok(cachet_crypto::PrivateKey::from_pkcs8_der(&pkcs8)?)
+    }
+}

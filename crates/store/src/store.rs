@@ -1,0 +1,558 @@
+//! The store over SQLite.
+
+use crate::audit::{AuditEntry, AuditRecord, GENESIS, record_hash};
+use crate::error::{Result, StoreError};
+use crate::schema::{SCHEMA_ID, STATEMENTS};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use std::path::Path;
+use std::time::Duration;
+
+/// A CA as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaRecord {
+    /// Short name used in URLs (`root`, `issuing`).
+    pub slug: String,
+    /// `root` or `issuing`.
+    pub role: String,
+    /// The CA that issued this one, if not self-signed.
+    pub parent: Option<String>,
+    /// DER certificate.
+    pub cert_der: Vec<u8>,
+    /// The private key, sealed (AES-256-GCM) by the service. Never plaintext.
+    pub sealed_key: Vec<u8>,
+    /// The number the next CRL will carry.
+    pub next_crl_number: i64,
+    /// When the CA was created.
+    pub created_at: i64,
+}
+
+/// An issued certificate and its revocation state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// The issuing CA's slug.
+    pub ca: String,
+    /// The mailbox.
+    pub email: String,
+    /// Subject, RFC 4514.
+    pub subject: String,
+    /// Profile name.
+    pub profile: String,
+    /// Key type name.
+    pub key_type: String,
+    /// notBefore.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// When it was issued.
+    pub issued_at: i64,
+    /// DER certificate.
+    pub der: Vec<u8>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+    /// Why (kebab-case reason), if revoked.
+    pub revocation_reason: Option<String>,
+}
+
+/// A published CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    /// The CA's slug.
+    pub ca: String,
+    /// cRLNumber.
+    pub number: i64,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// DER CRL.
+    pub der: Vec<u8>,
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// The certificate is now revoked.
+    Revoked(CertificateRecord),
+    /// It was already revoked; nothing changed.
+    AlreadyRevoked(CertificateRecord),
+    /// No certificate has that serial.
+    NotFound,
+}
+
+/// A Cachet database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+const AUDIT_HEAD_SEQ: &str = "audit_head_seq";
+const AUDIT_HEAD_HASH: &str = "audit_head_hash";
+
+fn options(path: &Path, create: bool) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL: a committed issuance or revocation survives power loss before it is reported.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(30))
+}
+
+fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
+    Ok(CertificateRecord {
+        serial: r.try_get("serial")?,
+        ca: r.try_get("ca")?,
+        email: r.try_get("email")?,
+        subject: r.try_get("subject")?,
+        profile: r.try_get("profile")?,
+        key_type: r.try_get("key_type")?,
+        not_before: r.try_get("not_before")?,
+        not_after: r.try_get("not_after")?,
+        issued_at: r.try_get("issued_at")?,
+        der: r.try_get("der")?,
+        revoked_at: r.try_get("revoked_at")?,
+        revocation_reason: r.try_get("revocation_reason")?,
+    })
+}
+
+fn ca_row(r: &SqliteRow) -> Result<CaRecord> {
+    Ok(CaRecord {
+        slug: r.try_get("slug")?,
+        role: r.try_get("role")?,
+        parent: r.try_get("parent")?,
+        cert_der: r.try_get("cert_der")?,
+        sealed_key: r.try_get("sealed_key")?,
+        next_crl_number: r.try_get("next_crl_number")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a new database at `path` (which must not exist) with the schema applied.
+    pub async fn create(path: &Path) -> Result<Store> {
+        let open_err = |e: sqlx::Error| StoreError::Open {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        };
+        if path.exists() {
+            return Err(StoreError::Duplicate(format!(
+                "database {}",
+                path.display()
+            )));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(path, true))
+            .await
+            .map_err(open_err)?;
+        let mut tx = pool.begin().await?;
+        for s in STATEMENTS {
+            sqlx::query(*s).execute(&mut *tx).await?;
+        }
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('schema', ?)")
+            .bind(SCHEMA_ID)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Store { pool })
+    }
+
+    /// Opens an existing Cachet database.
+    pub async fn open(path: &Path) -> Result<Store> {
+        let p = path.display().to_string();
+        if !path.is_file() {
+            return Err(StoreError::Open {
+                path: p,
+                detail: "no such file".into(),
+            });
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(path, false))
+            .await
+            .map_err(|e| StoreError::Open {
+                path: p.clone(),
+                detail: e.to_string(),
+            })?;
+        let schema: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'schema'")
+                .fetch_optional(&pool)
+                .await
+                .map_err(|e| StoreError::Foreign {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                })?;
+        match schema.as_deref() {
+            Some(SCHEMA_ID) => Ok(Store { pool }),
+            Some(other) => Err(StoreError::Foreign {
+                path: p,
+                detail: format!("schema '{other}' is not {SCHEMA_ID}"),
+            }),
+            None => Err(StoreError::Foreign {
+                path: p,
+                detail: "it has no Cachet schema marker".into(),
+            }),
+        }
+    }
+
+    /// Closes the pool, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        // IMMEDIATE takes the write lock at once, so concurrent writers queue instead of
+        // failing on a lock upgrade.
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A setting's value.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores the organisation's settings and its CAs, with their audit records, in one
+    /// transaction: a failed `init` leaves nothing behind.
+    pub async fn initialize(
+        &self,
+        settings: &[(&str, String)],
+        cas: &[CaRecord],
+        audit: &[AuditEntry],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (k, v) in settings {
+            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?)")
+                .bind(*k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for c in cas {
+            sqlx::query(
+                "INSERT INTO cas (slug, role, parent, cert_der, sealed_key, next_crl_number, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&c.slug)
+            .bind(&c.role)
+            .bind(&c.parent)
+            .bind(&c.cert_der)
+            .bind(&c.sealed_key)
+            .bind(c.next_crl_number)
+            .bind(c.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for a in audit {
+            append_audit(&mut tx, a).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The CA with `slug`.
+    pub async fn ca(&self, slug: &str) -> Result<CaRecord> {
+        let r = sqlx::query("SELECT * FROM cas WHERE slug = ?")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("CA '{slug}'")))?;
+        ca_row(&r)
+    }
+
+    /// Every CA, roots first.
+    pub async fn cas(&self) -> Result<Vec<CaRecord>> {
+        sqlx::query("SELECT * FROM cas ORDER BY (role = 'issuing'), created_at")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(ca_row)
+            .collect()
+    }
+
+    /// Stores a newly issued certificate and its audit record in one transaction.
+    /// A serial that is already taken gives [`StoreError::Duplicate`] and stores nothing.
+    pub async fn insert_certificate(
+        &self,
+        c: &CertificateRecord,
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, not_before, not_after, issued_at, der)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.serial)
+        .bind(&c.ca)
+        .bind(&c.email)
+        .bind(&c.subject)
+        .bind(&c.profile)
+        .bind(&c.key_type)
+        .bind(c.not_before)
+        .bind(c.not_after)
+        .bind(c.issued_at)
+        .bind(&c.der)
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The certificate with `serial` (lower-case hex).
+    pub async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>> {
+        sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+            .bind(serial)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(cert_row)
+            .transpose()
+    }
+
+    /// Certificates, oldest first, optionally only those of `email`.
+    pub async fn certificates(&self, email: Option<&str>) -> Result<Vec<CertificateRecord>> {
+        let rows = match email {
+            Some(e) => {
+                sqlx::query("SELECT * FROM certificates WHERE email = ? ORDER BY issued_at, serial")
+                    .bind(e)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM certificates ORDER BY issued_at, serial")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(cert_row).collect()
+    }
+
+    /// Revokes `serial`, with its audit record, in one transaction.
+    pub async fn revoke(
+        &self,
+        serial: &str,
+        at: i64,
+        reason: &str,
+        audit: &AuditEntry,
+    ) -> Result<RevokeOutcome> {
+        let mut tx = self.begin().await?;
+        let Some(row) = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+            .bind(serial)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(RevokeOutcome::NotFound);
+        };
+        let mut rec = cert_row(&row)?;
+        if rec.revoked_at.is_some() {
+            return Ok(RevokeOutcome::AlreadyRevoked(rec));
+        }
+        sqlx::query("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL")
+            .bind(at)
+            .bind(reason)
+            .bind(serial)
+            .execute(&mut *tx)
+            .await?;
+        append_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        rec.revoked_at = Some(at);
+        rec.revocation_reason = Some(reason.to_string());
+        Ok(RevokeOutcome::Revoked(rec))
+    }
+
+    /// (serial hex, revoked_at, reason) of every certificate `ca` has revoked, by serial.
+    pub async fn revoked(&self, ca: &str) -> Result<Vec<(String, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates
+             WHERE ca = ? AND revoked_at IS NOT NULL ORDER BY serial",
+        )
+        .bind(ca)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("serial")?,
+                    r.try_get("revoked_at")?,
+                    r.try_get::<Option<String>, _>("revocation_reason")?
+                        .unwrap_or_else(|| "unspecified".into()),
+                ))
+            })
+            .collect()
+    }
+
+    /// Issues the next CRL of `ca`: takes the next CRL number, lets `build` make the DER for
+    /// it, stores the CRL and its audit record — all in one transaction, so numbers are never
+    /// reused or skipped even with several writers.
+    pub async fn publish_crl<E>(
+        &self,
+        ca: &str,
+        this_update: i64,
+        next_update: i64,
+        build: impl FnOnce(i64) -> std::result::Result<Vec<u8>, E>,
+        audit: impl FnOnce(i64) -> AuditEntry,
+    ) -> Result<std::result::Result<CrlRecord, E>> {
+        let mut tx = self.begin().await?;
+        let number: i64 = sqlx::query_scalar("SELECT next_crl_number FROM cas WHERE slug = ?")
+            .bind(ca)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("CA '{ca}'")))?;
+        let der = match build(number) {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(e)),
+        };
+        sqlx::query("UPDATE cas SET next_crl_number = ? WHERE slug = ?")
+            .bind(number + 1)
+            .bind(ca)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO crls (ca, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(ca)
+        .bind(number)
+        .bind(this_update)
+        .bind(next_update)
+        .bind(&der)
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, &audit(number)).await?;
+        tx.commit().await?;
+        Ok(Ok(CrlRecord {
+            ca: ca.to_string(),
+            number,
+            this_update,
+            next_update,
+            der,
+        }))
+    }
+
+    /// The newest CRL of `ca`, if any.
+    pub async fn latest_crl(&self, ca: &str) -> Result<Option<CrlRecord>> {
+        let r = sqlx::query("SELECT * FROM crls WHERE ca = ? ORDER BY number DESC LIMIT 1")
+            .bind(ca)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| {
+            Ok(CrlRecord {
+                ca: r.try_get("ca")?,
+                number: r.try_get("number")?,
+                this_update: r.try_get("this_update")?,
+                next_update: r.try_get("next_update")?,
+                der: r.try_get("der")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Appends one audit record on its own.
+    pub async fn audit(&self, entry: &AuditEntry) -> Result<AuditRecord> {
+        let mut tx = self.begin().await?;
+        let r = append_audit(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Every audit record in order, and the recorded head of the chain.
+    pub async fn audit_log(&self) -> Result<(Vec<AuditRecord>, Option<(i64, Vec<u8>)>)> {
+        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        let records = rows
+            .iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    seq: r.try_get("seq")?,
+                    entry: AuditEntry {
+                        at: r.try_get("at")?,
+                        actor: r.try_get("actor")?,
+                        action: r.try_get("action")?,
+                        serial: r.try_get("serial")?,
+                        subject: r.try_get("subject")?,
+                        detail: r.try_get("detail")?,
+                    },
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let seq = self.setting(AUDIT_HEAD_SEQ).await?;
+        let hash = self.setting(AUDIT_HEAD_HASH).await?;
+        let head = match (seq, hash) {
+            (Some(s), Some(h)) => Some((s.parse::<i64>().unwrap_or(-1), hex_decode(&h))),
+            _ => None,
+        };
+        Ok((records, head))
+    }
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Appends `entry` after the newest record, inside the caller's transaction, and moves the
+/// recorded head.
+async fn append_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    entry: &AuditEntry,
+) -> Result<AuditRecord> {
+    let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (prev_seq, prev_hash): (i64, Vec<u8>) = match last {
+        Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+        None => (0, GENESIS.to_vec()),
+    };
+    let seq = prev_seq + 1;
+    let hash = record_hash(seq, entry, &prev_hash).to_vec();
+    sqlx::query(
+        "INSERT INTO audit (seq, at, actor, action, serial, subject, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(seq)
+    .bind(entry.at)
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.serial)
+    .bind(&entry.subject)
+    .bind(&entry.detail)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?;
+    for (k, v) in [
+        (AUDIT_HEAD_SEQ, seq.to_string()),
+        (AUDIT_HEAD_HASH, hex_encode(&hash)),
+    ] {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(k)
+            .bind(v)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(AuditRecord {
+        seq,
+        entry: entry.clone(),
+        prev_hash,
+        hash,
+    })
+}
