@@ -99,6 +99,8 @@ impl VerifiedCsr {
                 }
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        emails.retain(|e| seen.insert(e.to_ascii_lowercase()));
         Ok(VerifiedCsr { spki_der, emails })
     }
 
@@ -114,6 +116,8 @@ impl VerifiedCsr {
 
     /// Checks that every mailbox the request names is `email` (already normalised), and that
     /// it names at least one: a CSR may not ask for an identity the CA did not validate.
+    /// Comparison ignores case: the certificate carries `email` as given to the CA, whatever
+    /// capitalisation the requester typed.
     pub fn check_email(&self, email: &str) -> Result<()> {
         let mismatch = || PkiError::CsrEmailMismatch {
             expected: email.to_string(),
@@ -127,7 +131,7 @@ impl VerifiedCsr {
             return Err(mismatch());
         }
         for e in &self.emails {
-            if normalize_email(e).ok().as_deref() != Some(email) {
+            if !normalize_email(e).is_ok_and(|n| n.eq_ignore_ascii_case(email)) {
                 return Err(mismatch());
             }
         }
