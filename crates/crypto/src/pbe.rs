@@ -96,7 +96,7 @@ pub fn aes_cbc_decrypt(
     iv: &[u8; 16],
     ciphertext: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return Err(Error::Decryption);
     }
     let k = PaddedBlockDecryptingKey::cbc_pkcs7(cipher_key(key)?)

@@ -91,12 +91,11 @@ impl VerifiedCsr {
             }
         }
         for atv in req.info.subject.iter() {
-            if atv.oid == EMAIL_ADDRESS || (atv.oid == rfc4519::CN) {
-                if let Ok(s) = std::str::from_utf8(atv.value.value())
-                    && s.contains('@')
-                {
-                    emails.push(s.to_string());
-                }
+            if (atv.oid == EMAIL_ADDRESS || atv.oid == rfc4519::CN)
+                && let Ok(s) = std::str::from_utf8(atv.value.value())
+                && s.contains('@')
+            {
+                emails.push(s.to_string());
             }
         }
         let mut seen = std::collections::HashSet::new();

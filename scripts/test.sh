@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Cachet's whole test suite, as CI runs it: installs the peer tools the interop tests drive
+# (OpenSSL, NSS tools, GnuPG gpgsm, DigiCert pkilint), checks formatting and lints, then runs
+# every test in one `cargo test` invocation. Works on a fresh Debian machine with the Rust
+# toolchain; needs root (or sudo) only to install missing Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: command -> package.
+declare -A debs=(
+  [openssl]=openssl
+  [certutil]=libnss3-tools
+  [pk12util]=libnss3-tools
+  [gpgsm]=gpgsm
+  [gpg-agent]=gpg-agent
+  [python3]=python3
+)
+missing=()
+for cmd in "${!debs[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${debs[$cmd]}")
+done
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+
+# Python tools in a private virtual environment (no system pip changes).
+venv=target/pytools
+if [ ! -x "$venv/bin/lint_cabf_smime_cert" ]; then
+  echo "== installing pkilint into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check pkilint
+fi
+export PATH="$PWD/$venv/bin:$PATH"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace
