@@ -94,6 +94,11 @@ enum Command {
         #[arg(long, default_value = ISSUING, value_parser = [ISSUING, ROOT])]
         ca: String,
     },
+    /// Offline PKI tools.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
     /// The hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -190,6 +195,22 @@ enum CertCommand {
         /// unspecified, key-compromise, affiliation-changed, superseded or cessation-of-operation.
         #[arg(long)]
         reason: RevocationReason,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Open a PKCS#12 file and list what it holds (checks the password and the MAC).
+    P12Info {
+        /// The PKCS#12 file.
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        /// File holding the password.
+        #[arg(long, value_name = "FILE")]
+        password_file: PathBuf,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -403,6 +424,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Cert { command } => cert_command(command).await,
+        Command::Pki { command } => pki_command(command),
         Command::Crl {
             data,
             unlock: u,
@@ -492,6 +514,75 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+    }
+}
+
+fn pki_command(command: PkiCommand) -> Result<ExitCode> {
+    match command {
+        PkiCommand::P12Info {
+            input,
+            password_file,
+            json,
+        } => {
+            let bytes = read_file(&input, "PKCS#12 file")?;
+            let password = read_password(&password_file, "password file")?;
+            let contents = cachet_pki::pkcs12::parse(&bytes, &password)
+                .map_err(|e| CliError(format!("{}: {e}", input.display())))?;
+            let mut keys = Vec::new();
+            for (i, k) in contents.keys.iter().enumerate() {
+                let key = cachet_crypto::PrivateKey::from_pkcs8_der(k).map_err(|e| {
+                    CliError(format!(
+                        "{}: key {} is not usable: {e}",
+                        input.display(),
+                        i + 1
+                    ))
+                })?;
+                let cert = contents
+                    .certificate_for_key(i)
+                    .and_then(|c| ParsedCertificate::from_der(&contents.certificates[c]).ok());
+                let matches = cert
+                    .as_ref()
+                    .and_then(|c| c.spki_der().ok())
+                    .is_some_and(|s| s == key.public_key_der());
+                keys.push(json!({
+                    "key_type": key.key_type().name(),
+                    "certificate": cert.as_ref().map(|c| c.subject()),
+                    "certificate_matches_key": matches,
+                }));
+            }
+            let mut certs = Vec::new();
+            for c in &contents.certificates {
+                let c = ParsedCertificate::from_der(c)?;
+                certs.push(json!({
+                    "subject": c.subject(),
+                    "issuer": c.issuer(),
+                    "serial": c.serial_hex(),
+                    "not_after": rfc3339(c.not_after()),
+                }));
+            }
+            if json {
+                print_json(&json!({"keys": keys, "certificates": certs}))?;
+            } else {
+                println!("{}: password and MAC verified", input.display());
+                for k in &keys {
+                    println!(
+                        "  key {} for {} (matches: {})",
+                        k["key_type"].as_str().unwrap_or_default(),
+                        k["certificate"].as_str().unwrap_or("no certificate"),
+                        k["certificate_matches_key"]
+                    );
+                }
+                for c in &certs {
+                    println!(
+                        "  certificate {} (serial {}, until {})",
+                        c["subject"].as_str().unwrap_or_default(),
+                        c["serial"].as_str().unwrap_or_default(),
+                        c["not_after"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -350,3 +350,177 @@ fn crl_is_accepted_by_openssl_and_enforces_revocation() {
     )
     .ok();
 }
+
+/// `bundle.p12` from `cert issue --p12-password-file` imports with `openssl pkcs12` (every
+/// key type) and NSS `pk12util` (RSA and ECDSA; NSS 3.87 imports no Ed25519/X25519 keys);
+/// with `--p12-compat`, RSA bundles also import with GnuPG 2.2's `gpgsm --import`.
+/// `cachet pki p12-info` reads them back and refuses a wrong password.
+#[test]
+fn pkcs12_bundles_import_into_openssl_nss_and_gpgsm() {
+    require("openssl", "apt-get install openssl");
+    require("pk12util", "apt-get install libnss3-tools");
+    require("gpgsm", "apt-get install gpgsm");
+    let t = scratch();
+    let dir = t.path();
+    init_ca(dir, "ecdsa-p256");
+    let pw = write(dir, "pw", "Pässwörd 123\n");
+    write(dir, "wrong", "not the password\n");
+    std::fs::create_dir(dir.join("nss")).unwrap();
+    run_in(
+        dir,
+        "certutil",
+        &["-N", "-d", "sql:nss", "--empty-password"],
+    )
+    .ok();
+    write(dir, "empty", "");
+    for (profile, kt) in [
+        ("signing", "rsa-2048"),
+        ("encryption", "rsa-3072"),
+        ("dual", "ecdsa-p256"),
+        ("signing", "ecdsa-p384"),
+        ("signing", "ed25519"),
+        ("encryption", "x25519"),
+    ] {
+        let email = format!("{profile}.{kt}@example.com");
+        let out = issue(dir, &email, profile, kt, &["--p12-password-file", &pw]);
+        let p12 = out.join("bundle.p12").display().to_string();
+        // OpenSSL: MAC verifies, the key and all three certificates come out, the key matches.
+        let r = run_in(
+            dir,
+            "openssl",
+            &[
+                "pkcs12",
+                "-in",
+                &p12,
+                "-passin",
+                &format!("file:{pw}"),
+                "-nodes",
+            ],
+        )
+        .ok();
+        assert_eq!(
+            r.stdout.matches("BEGIN CERTIFICATE").count(),
+            3,
+            "{kt}: {}",
+            r.stdout
+        );
+        assert_eq!(r.stdout.matches("BEGIN PRIVATE KEY").count(), 1, "{kt}");
+        let key_pub = {
+            let k = write(dir, "extracted.pem", &r.stdout);
+            run_in(dir, "openssl", &["pkey", "-in", &k, "-pubout"])
+                .ok()
+                .stdout
+        };
+        let cert_pub = run_in(
+            dir,
+            "openssl",
+            &[
+                "x509",
+                "-in",
+                &out.join("cert.pem").display().to_string(),
+                "-noout",
+                "-pubkey",
+            ],
+        )
+        .ok()
+        .stdout;
+        assert_eq!(
+            key_pub, cert_pub,
+            "{kt}: the bundled key belongs to the certificate"
+        );
+        // Cachet reads its own bundle, and refuses a wrong password.
+        let info = cachet(
+            dir,
+            &[
+                "pki",
+                "p12-info",
+                "--in",
+                &p12,
+                "--password-file",
+                &pw,
+                "--json",
+            ],
+        )
+        .ok();
+        let v: serde_json::Value = serde_json::from_str(&info.stdout).unwrap();
+        assert_eq!(v["keys"][0]["key_type"], kt);
+        assert_eq!(v["keys"][0]["certificate_matches_key"], true);
+        assert_eq!(v["certificates"].as_array().unwrap().len(), 3);
+        let r = cachet(
+            dir,
+            &["pki", "p12-info", "--in", &p12, "--password-file", "wrong"],
+        );
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("wrong password"), "{}", r.stderr);
+        // NSS.
+        if kt.starts_with("rsa") || kt.starts_with("ecdsa") {
+            let r = run_in(
+                dir,
+                "pk12util",
+                &["-i", &p12, "-d", "sql:nss", "-w", &pw, "-k", "empty"],
+            );
+            assert_eq!(r.code, 0, "pk12util {kt}: {} {}", r.stdout, r.stderr);
+            let keys = run_in(dir, "certutil", &["-K", "-d", "sql:nss", "-f", "empty"])
+                .ok()
+                .stdout;
+            assert!(keys.contains(&email), "{kt}: {keys}");
+        }
+    }
+
+    // gpgsm 2.2 reads PBES2 only with AES-128 and PBKDF2's default PRF: --p12-compat.
+    let out = issue(
+        dir,
+        "gpg.user@example.com",
+        "dual",
+        "rsa-2048",
+        &["--p12-password-file", &pw, "--p12-compat"],
+    );
+    let p12 = out.join("bundle.p12").display().to_string();
+    let home = dir.join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::fs::write(home.join("gpg-agent.conf"), "allow-loopback-pinentry\n").unwrap();
+    std::fs::write(home.join("gpgsm.conf"), "disable-crl-checks\n").unwrap();
+    // gpgsm reads the PKCS#12 password, then the new protection passphrase twice, from fd 0.
+    let gpgsm = |args: &[&str]| {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gpgsm")
+            .env("GNUPGHOME", &home)
+            .current_dir(dir)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run gpgsm");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all("Pässwörd 123\n".repeat(3).as_bytes());
+        }
+        let o = child.wait_with_output().expect("gpgsm output");
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = gpgsm(&[
+        "--batch",
+        "--pinentry-mode",
+        "loopback",
+        "--passphrase-fd",
+        "0",
+        "--import",
+        &p12,
+    ]);
+    let (_, secret, _) = gpgsm(&["--list-secret-keys"]);
+    let _ = std::process::Command::new("gpgconf")
+        .env("GNUPGHOME", &home)
+        .args(["--kill", "all"])
+        .status();
+    assert_eq!(code, 0, "gpgsm --import: {err}");
+    assert!(err.contains("secret keys imported: 1"), "{err}");
+    assert!(secret.contains("gpg.user@example.com"), "{secret}");
+}
