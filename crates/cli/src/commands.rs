@@ -371,7 +371,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "data_dir": data.dir.display().to_string(),
                 "domain": c.domain(),
                 "base_url": c.base_url(),
-                "key_protection": if c.needs_passphrase() { "argon2id-passphrase" } else { "master-key-file" },
+                "key_protection": c.key_protection().name(),
                 "cas": list,
             });
             if json {

@@ -247,11 +247,7 @@ impl Cachet {
                 created_at: now as i64,
             },
         ];
-        let key_note = if protection.needs_passphrase() {
-            "argon2id-passphrase"
-        } else {
-            "master-key-file"
-        };
+        let key_note = protection.name();
         let entries = [
             audit(
                 now,
@@ -354,6 +350,11 @@ impl Cachet {
     /// The store (for adapters that read directly).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// How the CA keys are protected at rest.
+    pub fn key_protection(&self) -> &KeyProtection {
+        &self.protection
     }
 
     /// Whether unlocking needs a passphrase.

@@ -34,13 +34,24 @@ pub enum KeyProtection {
 const CHECK_AAD: &[u8] = b"cachet:kek-check";
 const CHECK_PLAINTEXT: &[u8] = b"cachet key-encryption key check v1";
 
+const MASTER_KEY_FILE: &str = "master-key-file";
+const ARGON2ID_PASSPHRASE: &str = "argon2id-passphrase";
+
 impl KeyProtection {
+    /// The stable name of the protection, as stored and shown.
+    pub fn name(&self) -> &'static str {
+        match self {
+            KeyProtection::MasterKeyFile => MASTER_KEY_FILE,
+            KeyProtection::Passphrase { .. } => ARGON2ID_PASSPHRASE,
+        }
+    }
+
     /// Settings rows describing this protection.
     pub fn to_settings(&self) -> Vec<(&'static str, String)> {
         match self {
-            KeyProtection::MasterKeyFile => vec![("key_protection", "master-key-file".into())],
+            KeyProtection::MasterKeyFile => vec![("key_protection", self.name().into())],
             KeyProtection::Passphrase { salt, params } => vec![
-                ("key_protection", "argon2id-passphrase".into()),
+                ("key_protection", self.name().into()),
                 ("kek_salt", hex::encode(salt)),
                 (
                     "kek_argon2",
@@ -60,8 +71,8 @@ impl KeyProtection {
         params: Option<&str>,
     ) -> Result<Self> {
         match kind {
-            Some("master-key-file") => Ok(KeyProtection::MasterKeyFile),
-            Some("argon2id-passphrase") => {
+            Some(MASTER_KEY_FILE) => Ok(KeyProtection::MasterKeyFile),
+            Some(ARGON2ID_PASSPHRASE) => {
                 let bad = || {
                     ServiceError::DataDir(
                         "the key protection settings in the database are damaged".into(),
