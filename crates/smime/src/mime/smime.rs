@@ -1,0 +1,291 @@
+//! The S/MIME structures of RFC 8551 §3 at the MIME level: recognising a layer
+//! (multipart/signed, application/pkcs7-mime with its smime-type) and building the wrappers
+//! Cachet writes, with the message's envelope headers (From, To, Subject…) kept outside.
+
+use super::encode::{base64_decode, base64_encode_lines, content_type};
+use super::header::{HeaderField, parse_header_block};
+use super::{Limits, MimeError, multipart};
+use std::ops::Range;
+
+/// The `smime-type` parameter values (RFC 8551 §3.2.2, RFC 5083 §3 for authEnveloped-data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmimeType {
+    /// SignedData with encapsulated content.
+    SignedData,
+    /// EnvelopedData.
+    EnvelopedData,
+    /// AuthEnvelopedData.
+    AuthEnvelopedData,
+    /// A certs-only SignedData (certificate transport).
+    CertsOnly,
+    /// application/pkcs7-mime without (or with an unknown) smime-type: decided by the CMS
+    /// content type.
+    Unspecified,
+}
+
+impl SmimeType {
+    /// The parameter value.
+    pub fn name(self) -> &'static str {
+        match self {
+            SmimeType::SignedData => "signed-data",
+            SmimeType::EnvelopedData => "enveloped-data",
+            SmimeType::AuthEnvelopedData => "authEnveloped-data",
+            SmimeType::CertsOnly => "certs-only",
+            SmimeType::Unspecified => "",
+        }
+    }
+
+    fn parse(v: Option<&str>) -> SmimeType {
+        match v.map(str::to_ascii_lowercase).as_deref() {
+            Some("signed-data") => SmimeType::SignedData,
+            Some("enveloped-data") => SmimeType::EnvelopedData,
+            Some("authenveloped-data") => SmimeType::AuthEnvelopedData,
+            Some("certs-only") => SmimeType::CertsOnly,
+            _ => SmimeType::Unspecified,
+        }
+    }
+}
+
+/// What the outermost layer of an entity is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    /// multipart/signed: the exact bytes of the signed part (a range into the entity, to be
+    /// canonicalised to CRLF before hashing) and the detached signature (DER/BER CMS).
+    DetachedSigned {
+        /// Range of the first body part within the entity given.
+        content: Range<usize>,
+        /// The decoded application/pkcs7-signature body.
+        signature: Vec<u8>,
+        /// The micalg parameter, lower-cased, as informative only (RFC 8551 §3.5.3).
+        micalg: Option<String>,
+    },
+    /// application/pkcs7-mime: the decoded CMS object.
+    Pkcs7Mime {
+        /// The smime-type parameter.
+        smime_type: SmimeType,
+        /// The decoded body (BER or DER).
+        cms: Vec<u8>,
+    },
+    /// Anything else: content, not an S/MIME layer.
+    Content,
+}
+
+fn is_pkcs7_signature(t: &str) -> bool {
+    t.eq_ignore_ascii_case("application/pkcs7-signature") || t.eq_ignore_ascii_case("application/x-pkcs7-signature")
+}
+
+fn is_pkcs7_mime(t: &str) -> bool {
+    t.eq_ignore_ascii_case("application/pkcs7-mime") || t.eq_ignore_ascii_case("application/x-pkcs7-mime")
+}
+
+/// Decodes a body according to its Content-Transfer-Encoding (CMS bodies are base64 in mail;
+/// 7bit/8bit/binary are taken as they are).
+fn decode_body(cte: &str, body: &[u8]) -> Result<Vec<u8>, MimeError> {
+    match cte {
+        "base64" => base64_decode(body),
+        "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
+        other => Err(MimeError::Malformed(format!("a CMS body in transfer encoding '{other}'"))),
+    }
+}
+
+/// Classifies the outermost layer of `entity` (a header block and body).
+pub fn classify(entity: &[u8], limits: &Limits) -> Result<Layer, MimeError> {
+    let h = parse_header_block(entity, limits)?;
+    let ct = h.content_type()?;
+    let body_start = h.body_start;
+    if ct.is("multipart/signed") {
+        let boundary = ct
+            .param("boundary")
+            .ok_or_else(|| MimeError::Malformed("multipart/signed without a boundary".into()))?;
+        let m = multipart::split(&entity[body_start..], boundary, limits)?;
+        if m.parts.len() != 2 {
+            return Err(MimeError::Malformed(format!(
+                "multipart/signed must have exactly two parts, found {}",
+                m.parts.len()
+            )));
+        }
+        let sig_part = &entity[body_start + m.parts[1].start..body_start + m.parts[1].end];
+        let sh = parse_header_block(sig_part, limits)?;
+        let sct = sh.content_type()?;
+        if !is_pkcs7_signature(&sct.mime_type) {
+            return Err(MimeError::Malformed(format!(
+                "the second part of multipart/signed is {}, not application/pkcs7-signature",
+                sct.mime_type
+            )));
+        }
+        let signature = decode_body(&sh.transfer_encoding(), &sig_part[sh.body_start..])?;
+        let content = body_start + m.parts[0].start..body_start + m.parts[0].end;
+        return Ok(Layer::DetachedSigned {
+            content,
+            signature,
+            micalg: ct.param("micalg").map(str::to_ascii_lowercase),
+        });
+    }
+    if is_pkcs7_mime(&ct.mime_type)
+        || (ct.is("application/octet-stream")
+            && ct.param("name").is_some_and(|n| n.to_ascii_lowercase().ends_with(".p7m")))
+    {
+        let cms = decode_body(&h.transfer_encoding(), &entity[body_start..])?;
+        return Ok(Layer::Pkcs7Mime { smime_type: SmimeType::parse(ct.param("smime-type")), cms });
+    }
+    Ok(Layer::Content)
+}
+
+/// A message split into its envelope header fields (From, To, Subject, Date… — everything
+/// but Content-* and MIME-Version) and the MIME entity that will be signed or encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitMessage<'a> {
+    /// Envelope fields, raw, in order.
+    pub outer: Vec<HeaderField<'a>>,
+    /// The inner entity: the content fields and the body (bytes owned: the header block is
+    /// rebuilt from the content fields).
+    pub inner: Vec<u8>,
+}
+
+/// Splits an RFC 5322 message (or a bare MIME entity) for wrapping.
+pub fn split_message<'a>(message: &'a [u8], limits: &Limits) -> Result<SplitMessage<'a>, MimeError> {
+    let h = parse_header_block(message, limits)?;
+    let mut inner = Vec::with_capacity(message.len() - h.body_start + 256);
+    let mut outer = Vec::new();
+    let mut has_ct = false;
+    for f in &h.fields {
+        if f.is_content_field() {
+            if f.is("MIME-Version") {
+                continue;
+            }
+            has_ct |= f.is("Content-Type");
+            inner.extend_from_slice(f.raw);
+            if !f.raw.ends_with(b"\n") {
+                inner.extend_from_slice(b"\r\n");
+            }
+        } else {
+            outer.push(*f);
+        }
+    }
+    if !has_ct {
+        inner.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+    }
+    inner.extend_from_slice(b"\r\n");
+    inner.extend_from_slice(&message[h.body_start..]);
+    Ok(SplitMessage { outer, inner })
+}
+
+fn push_outer(out: &mut Vec<u8>, outer: &[HeaderField<'_>]) {
+    for f in outer {
+        out.extend_from_slice(f.raw);
+        if !f.raw.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+}
+
+/// A boundary that does not occur in `content`: 24 random hex digits after a fixed prefix.
+pub fn fresh_boundary(content: &[u8], random: &mut dyn FnMut() -> [u8; 12]) -> String {
+    loop {
+        let r = random();
+        let b: String = std::iter::once("----=_cachet_".to_string())
+            .chain(r.iter().map(|x| format!("{x:02x}")))
+            .collect();
+        if !content.windows(b.len()).any(|w| w == b.as_bytes()) {
+            return b;
+        }
+    }
+}
+
+/// multipart/signed (RFC 8551 §3.5.3 / RFC 1847): the canonical signed entity, then the
+/// detached signature as application/pkcs7-signature.
+pub fn build_multipart_signed(
+    outer: &[HeaderField<'_>],
+    signed_entity: &[u8],
+    signature_der: &[u8],
+    micalg: &str,
+    boundary: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(signed_entity.len() + signature_der.len() * 4 / 3 + 1024);
+    push_outer(&mut out, outer);
+    let ct = content_type(
+        "multipart/signed",
+        &[("protocol", "application/pkcs7-signature"), ("micalg", micalg), ("boundary", boundary)],
+    );
+    out.extend_from_slice(format!("Content-Type: {ct}\r\n\r\n").as_bytes());
+    out.extend_from_slice(b"This is an S/MIME signed message\r\n\r\n");
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(signed_entity);
+    out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n");
+    out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+    out.extend_from_slice(b"Content-Disposition: attachment; filename=\"smime.p7s\"\r\n");
+    out.extend_from_slice(b"Content-Description: S/MIME Cryptographic Signature\r\n\r\n");
+    out.extend_from_slice(&base64_encode_lines(signature_der));
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
+}
+
+/// application/pkcs7-mime (RFC 8551 §3.2) carrying `cms_der`, base64-encoded.
+pub fn build_pkcs7_mime(outer: &[HeaderField<'_>], smime_type: SmimeType, cms_der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cms_der.len() * 4 / 3 + 1024);
+    push_outer(&mut out, outer);
+    let ct = content_type("application/pkcs7-mime", &[("smime-type", smime_type.name()), ("name", "smime.p7m")]);
+    out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
+    out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
+    out.extend_from_slice(b"Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n");
+    out.extend_from_slice(&base64_encode_lines(cms_der));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counter() -> impl FnMut() -> [u8; 12] {
+        let mut n = 0u8;
+        move || {
+            n += 1;
+            [n; 12]
+        }
+    }
+
+    #[test]
+    fn build_then_classify_detached() {
+        let msg = b"From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+        let split = split_message(msg, &Limits::default()).unwrap();
+        assert_eq!(split.outer.len(), 3);
+        assert_eq!(split.inner, b"Content-Type: text/plain\r\n\r\nhello\r\n");
+        let b = fresh_boundary(&split.inner, &mut counter());
+        let signed = build_multipart_signed(&split.outer, &split.inner, b"\x30\x03\x02\x01\x01", "sha-256", &b);
+        let text = String::from_utf8_lossy(&signed);
+        assert!(text.starts_with("From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"));
+        match classify(&signed, &Limits::default()).unwrap() {
+            Layer::DetachedSigned { content, signature, micalg } => {
+                assert_eq!(&signed[content], &split.inner[..]);
+                assert_eq!(signature, b"\x30\x03\x02\x01\x01");
+                assert_eq!(micalg.as_deref(), Some("sha-256"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn build_then_classify_pkcs7_mime() {
+        let split = split_message(b"Subject: x\r\n\r\nbody", &Limits::default()).unwrap();
+        assert_eq!(split.inner, b"Content-Type: text/plain; charset=us-ascii\r\n\r\nbody");
+        let m = build_pkcs7_mime(&split.outer, SmimeType::AuthEnvelopedData, b"\x30\x00");
+        assert!(String::from_utf8_lossy(&m).contains("smime-type=authEnveloped-data"));
+        assert_eq!(
+            classify(&m, &Limits::default()).unwrap(),
+            Layer::Pkcs7Mime { smime_type: SmimeType::AuthEnvelopedData, cms: b"\x30\x00".to_vec() }
+        );
+        assert_eq!(classify(b"Content-Type: text/plain\r\n\r\nx", &Limits::default()).unwrap(), Layer::Content);
+    }
+
+    #[test]
+    fn malformed_signed_structures() {
+        let one_part = b"Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b--\r\n";
+        assert!(classify(one_part, &Limits::default()).is_err());
+        let wrong = b"Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b\r\nContent-Type: text/plain\r\n\r\ny\r\n--b--\r\n";
+        assert!(classify(wrong, &Limits::default()).is_err());
+        let boundary_in_content = fresh_boundary(b"----=_cachet_010101010101010101010101", &mut counter());
+        assert!(boundary_in_content.ends_with("020202020202020202020202"));
+    }
+}
