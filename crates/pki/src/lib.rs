@@ -22,6 +22,7 @@ pub mod pem;
 pub mod pkcs12;
 pub mod profile;
 pub mod time;
+pub mod verdict;
 
 pub use cert::ParsedCertificate;
 pub use error::PkiError;
