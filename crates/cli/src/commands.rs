@@ -1,6 +1,6 @@
 //! Command-line grammar (DESIGN.md "Command line") and the handlers.
 
-use crate::io::{CliError, Result, actor, now, read_file, read_password, write_new, write_output};
+use crate::io::{CliError, Result, actor, now, read_file, read_password, write_output};
 use cachet_crypto::KeyType;
 use cachet_pki::ParsedCertificate;
 use cachet_pki::crl::RevocationReason;
@@ -190,6 +190,8 @@ enum CertCommand {
     Revoke {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        unlock: UnlockArg,
         /// Serial number (hex).
         serial: String,
         /// unspecified, key-compromise, affiliation-changed, superseded or cessation-of-operation.
@@ -231,6 +233,8 @@ enum AuditCommand {
     Verify {
         #[command(flatten)]
         data: DataArg,
+        #[command(flatten)]
+        unlock: UnlockArg,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -434,13 +438,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let c = open(&data).await?;
             let kek = unlock(&c, &u).await?;
+            // Claim the output before a CRL number is used up.
+            let target = crate::io::Output::open(out.as_deref())?;
             let crl = c.publish_crl(&kek, &ca, &actor(), now()).await?;
             let bytes = if der {
                 crl.der.clone()
             } else {
                 cachet_pki::pem::encode("X509 CRL", &crl.der).into_bytes()
             };
-            write_output(out.as_deref(), &bytes)?;
+            target.finish(&bytes)?;
             if let Some(p) = &out {
                 eprintln!(
                     "CRL number {} of the {ca} CA written to {}",
@@ -455,7 +461,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             command: AuditCommand::List { data, json },
         } => {
             let c = open(&data).await?;
-            let (records, _) = c.store().audit_log().await?;
+            let records = c.audit_log().await?;
             if json {
                 let v: Vec<_> = records
                     .iter()
@@ -487,10 +493,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
-            command: AuditCommand::Verify { data, json },
+            command:
+                AuditCommand::Verify {
+                    data,
+                    unlock: u,
+                    json,
+                },
         } => {
             let c = open(&data).await?;
-            let (count, problems) = c.verify_audit().await?;
+            let kek = unlock(&c, &u).await?;
+            let (count, problems) = c.verify_audit(&kek).await?;
             c.store().close().await;
             if json {
                 print_json(&json!({
@@ -606,7 +618,10 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
             // Read and check every input before anything is issued or written.
             let c = open(&data).await?;
             let key = match &csr {
-                Some(p) => KeySource::Csr(read_file(p, "CSR")?),
+                Some(p) => KeySource::Csr {
+                    bytes: read_file(p, "CSR")?,
+                    source: p.display().to_string(),
+                },
                 None => KeySource::Generate(key_type.unwrap_or(profile.default_key_type())),
             };
             let p12_password = match &p12_password_file {
@@ -620,28 +635,56 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
                 }
                 None => None,
             };
-            let files = OutputFiles::prepare(&out_dir, csr.is_none(), p12_password.is_some())?;
             let kek = unlock(&c, &u).await?;
-            let issued = c
-                .issue(
-                    &kek,
-                    IssueRequest {
-                        email,
-                        profile,
-                        key,
-                        validity_days,
-                        non_repudiation,
-                        actor: actor(),
-                    },
-                    now(),
-                )
-                .await?;
-            c.store().close().await;
-            let written = files.write(
+            // Claim the output files (create-new) before issuing, so a bad output directory
+            // fails before a certificate exists; give them up if issuance fails.
+            let files = OutputFiles::create(&out_dir, csr.is_none(), p12_password.is_some())?;
+            let request = IssueRequest {
+                email,
+                profile,
+                key,
+                validity_days,
+                non_repudiation,
+                actor: actor(),
+            };
+            let issued = match c.issue(&kek, request, now()).await {
+                Ok(i) => i,
+                Err(e) => {
+                    files.discard();
+                    return Err(e.into());
+                }
+            };
+            let written = match files.write(
                 &issued,
                 p12_password.as_ref().map(|p| p.as_slice()),
                 p12_compat,
-            )?;
+            ) {
+                Ok(w) => w,
+                Err(e) => {
+                    // The key exists nowhere else: a certificate whose key was not delivered
+                    // must not stay valid.
+                    let serial = issued.record.serial.clone();
+                    let revoked = c
+                        .revoke(
+                            &kek,
+                            &serial,
+                            RevocationReason::CessationOfOperation,
+                            &actor(),
+                            now(),
+                        )
+                        .await;
+                    c.store().close().await;
+                    return Err(CliError(match revoked {
+                        Ok(_) => format!(
+                            "{e}; certificate {serial} was issued and has been revoked (cessation-of-operation)"
+                        ),
+                        Err(r) => format!(
+                            "{e}; certificate {serial} was issued and could not be revoked ({r}): revoke it by hand"
+                        ),
+                    }));
+                }
+            };
+            c.store().close().await;
             if json {
                 let mut v = cert_json(&issued.record, now());
                 v["files"] = json!(
@@ -747,12 +790,14 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
         }
         CertCommand::Revoke {
             data,
+            unlock: u,
             serial,
             reason,
             json,
         } => {
             let c = open(&data).await?;
-            let r = c.revoke(&serial, reason, &actor(), now()).await?;
+            let kek = unlock(&c, &u).await?;
+            let r = c.revoke(&kek, &serial, reason, &actor(), now()).await?;
             c.store().close().await;
             if json {
                 print_json(&cert_json(&r, now()))?;
@@ -767,77 +812,108 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
     }
 }
 
-/// The files `cert issue` writes, checked before issuance so a bad output directory fails
-/// before a certificate exists.
+/// The files `cert issue` writes, created empty (create-new, secrets mode 0600) before the
+/// certificate is issued and filled afterwards.
 struct OutputFiles {
+    /// Directories this command created, outermost first.
+    created_dirs: Vec<PathBuf>,
+    files: Vec<(PathBuf, std::fs::File)>,
     dir: PathBuf,
-    key: bool,
-    p12: bool,
 }
 
 impl OutputFiles {
-    fn prepare(dir: &Path, key: bool, p12: bool) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            CliError(format!(
-                "cannot create output directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        let f = OutputFiles {
+    fn create(dir: &Path, key: bool, p12: bool) -> Result<Self> {
+        let mut missing = Vec::new();
+        let mut d = dir.to_path_buf();
+        while !d.as_os_str().is_empty() && !d.exists() {
+            missing.push(d.clone());
+            d = d.parent().map(Path::to_path_buf).unwrap_or_default();
+        }
+        let mut out = OutputFiles {
+            created_dirs: Vec::new(),
+            files: Vec::new(),
             dir: dir.to_path_buf(),
-            key,
-            p12,
         };
-        for p in f.paths() {
-            if p.exists() {
+        for m in missing.into_iter().rev() {
+            if let Err(e) = std::fs::create_dir(&m) {
+                out.discard();
                 return Err(CliError(format!(
-                    "{} already exists: choose another --out-dir (nothing was issued)",
-                    p.display()
+                    "cannot create output directory {}: {e}",
+                    m.display()
                 )));
             }
+            out.created_dirs.push(m);
         }
-        Ok(f)
+        let mut names = vec![("cert.pem", false), ("chain.pem", false)];
+        if key {
+            names.push(("key.pem", true));
+        }
+        if p12 {
+            names.push(("bundle.p12", true));
+        }
+        for (name, secret) in names {
+            let p = dir.join(name);
+            match crate::io::create_new(&p, secret) {
+                Ok(f) => out.files.push((p, f)),
+                Err(e) => {
+                    out.discard();
+                    return Err(CliError(format!("{e} (nothing was issued)")));
+                }
+            }
+        }
+        Ok(out)
     }
 
-    fn paths(&self) -> Vec<PathBuf> {
-        let mut v = vec![self.dir.join("cert.pem"), self.dir.join("chain.pem")];
-        if self.key {
-            v.push(self.dir.join("key.pem"));
+    /// Removes every file and directory this command created.
+    fn discard(self) {
+        for (p, f) in self.files {
+            drop(f);
+            let _ = std::fs::remove_file(p);
         }
-        if self.p12 {
-            v.push(self.dir.join("bundle.p12"));
+        for d in self.created_dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
         }
-        v
     }
 
     fn write(
-        &self,
+        mut self,
         issued: &cachet_service::Issued,
         p12_password: Option<&[u8]>,
         p12_compat: bool,
     ) -> Result<Vec<PathBuf>> {
-        let mut written = Vec::new();
-        // The key first: it exists nowhere else.
+        let mut contents: Vec<(&str, zeroize::Zeroizing<Vec<u8>>)> = Vec::new();
         if let Some(k) = &issued.key {
-            let pem =
-                zeroize::Zeroizing::new(cachet_pki::pem::encode("PRIVATE KEY", k.pkcs8_der()));
-            let p = self.dir.join("key.pem");
-            write_new(&p, pem.as_bytes(), true)?;
-            written.push(p);
+            contents.push((
+                "key.pem",
+                zeroize::Zeroizing::new(
+                    cachet_pki::pem::encode("PRIVATE KEY", k.pkcs8_der()).into_bytes(),
+                ),
+            ));
             if let Some(pw) = p12_password {
-                let p = self.dir.join("bundle.p12");
-                let bundle = crate::commands::p12::bundle(k, issued, pw, p12_compat)?;
-                write_new(&p, &bundle, true)?;
-                written.push(p);
+                contents.push((
+                    "bundle.p12",
+                    crate::commands::p12::bundle(k, issued, pw, p12_compat)?,
+                ));
             }
         }
-        let p = self.dir.join("cert.pem");
-        write_new(&p, issued.certificate.to_pem().as_bytes(), false)?;
-        written.push(p);
+        contents.push((
+            "cert.pem",
+            zeroize::Zeroizing::new(issued.certificate.to_pem().into_bytes()),
+        ));
         let chain: String = issued.chain.iter().map(ParsedCertificate::to_pem).collect();
-        let p = self.dir.join("chain.pem");
-        write_new(&p, chain.as_bytes(), false)?;
-        written.push(p);
+        contents.push(("chain.pem", zeroize::Zeroizing::new(chain.into_bytes())));
+        let mut written = Vec::new();
+        for (name, bytes) in &contents {
+            let p = self.dir.join(name);
+            let Some((_, f)) = self.files.iter_mut().find(|(fp, _)| *fp == p) else {
+                continue;
+            };
+            if let Err(e) = crate::io::fill(f, &p, bytes) {
+                self.discard();
+                return Err(e);
+            }
+            written.push(p);
+        }
         Ok(written)
     }
 }

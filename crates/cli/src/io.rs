@@ -74,35 +74,75 @@ pub fn read_password(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(line.to_vec()))
 }
 
-/// Creates a new file (never overwriting), with mode 0600 when `secret`, and syncs it.
-pub fn write_new(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
+/// Creates a new, empty file (never overwriting, never following a symlink at `path`), with
+/// mode 0600 when `secret`.
+pub fn create_new(path: &Path, secret: bool) -> Result<fs::File> {
+    fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(if secret { 0o600 } else { 0o644 })
         .open(path)
-        .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+        .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))
+}
+
+/// Writes `bytes` into a file made by [`create_new`] and syncs it.
+pub fn fill(f: &mut fs::File, path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))
 }
 
-/// Writes to `path` (replacing it) or to standard output.
-pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
-    match path {
-        Some(p) => {
-            let tmp = p.with_extension("cachet-tmp");
-            fs::write(&tmp, bytes)
-                .and_then(|_| fs::rename(&tmp, p))
-                .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .map_err(|e| CliError(format!("cannot write to standard output: {e}")))
+/// An output that replaces `path` atomically (a temporary file in the same directory,
+/// renamed at the end) or goes to standard output. Opening it first checks that the
+/// destination is writable before any work is done.
+pub enum Output {
+    /// A file.
+    File(tempfile::NamedTempFile, std::path::PathBuf),
+    /// Standard output.
+    Stdout,
+}
+
+impl Output {
+    /// Prepares the output.
+    pub fn open(path: Option<&Path>) -> Result<Output> {
+        let Some(p) = path else {
+            return Ok(Output::Stdout);
+        };
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".cachet-")
+            .tempfile_in(&dir)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))?;
+        Ok(Output::File(tmp, p.to_path_buf()))
+    }
+
+    /// Writes `bytes` and puts the file in place.
+    pub fn finish(self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Output::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(bytes)
+                    .and_then(|_| out.flush())
+                    .map_err(|e| CliError(format!("cannot write to standard output: {e}")))
+            }
+            Output::File(mut tmp, p) => {
+                tmp.write_all(bytes)
+                    .and_then(|_| tmp.as_file().sync_all())
+                    .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))?;
+                tmp.persist(&p)
+                    .map_err(|e| CliError(format!("cannot write {}: {}", p.display(), e.error)))?;
+                Ok(())
+            }
         }
     }
+}
+
+/// Writes to `path` (replacing it atomically) or to standard output.
+pub fn write_output(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    Output::open(path)?.finish(bytes)
 }
 
 /// Seconds since the epoch, from the system clock.

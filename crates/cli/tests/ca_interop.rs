@@ -210,6 +210,25 @@ fn pkilint_finds_nothing_in_any_br_certificate() {
     let t = scratch();
     let dir = t.path();
     init_ca(dir, "ecdsa-p256");
+    // An address too long for a commonName (the subject is then empty, SAN critical).
+    let long = format!("{}@example.com", "x".repeat(60));
+    let out = issue(dir, &long, "signing", "ecdsa-p256", &[]);
+    let r = run_in(
+        dir,
+        "lint_cabf_smime_cert",
+        &[
+            "lint",
+            "-d",
+            "-s",
+            "WARNING",
+            &out.join("cert.pem").display().to_string(),
+        ],
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim(), r.stderr.trim()),
+        (0, "", ""),
+        "pkilint on a 72-character address"
+    );
     for profile in PROFILES {
         for kt in KEY_TYPES {
             if !allowed(profile, kt) {
@@ -220,7 +239,11 @@ fn pkilint_finds_nothing_in_any_br_certificate() {
                 &format!("{profile}.{kt}@example.com"),
                 profile,
                 kt,
-                &["--non-repudiation"],
+                if profile == "encryption" {
+                    &[]
+                } else {
+                    &["--non-repudiation"]
+                },
             );
             let cert = out.join("cert.pem").display().to_string();
             let text = run_in(dir, "openssl", &["x509", "-in", &cert, "-noout", "-text"])
@@ -321,8 +344,54 @@ fn crl_is_accepted_by_openssl_and_enforces_revocation() {
     );
     check(&good).ok();
 
+    // pkilint's CRL linter, with the S/MIME BR profile: nothing at all.
+    require("lint_crl", "pip install pkilint");
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "crl",
+            "-in",
+            "issuing.crl",
+            "-outform",
+            "DER",
+            "-out",
+            "issuing.der",
+        ],
+    )
+    .ok();
+    let r = run_in(
+        dir,
+        "lint_crl",
+        &[
+            "lint",
+            "-t",
+            "CRL",
+            "-p",
+            "BR",
+            "-s",
+            "WARNING",
+            "issuing.der",
+        ],
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim(), r.stderr.trim()),
+        (0, "", ""),
+        "pkilint on the issuing CA's CRL"
+    );
+
     // The root's CRL covers the issuing CA: the whole chain checks with -crl_check_all.
     cachet(dir, &["crl", "--ca", "root", "--out", "root.crl"]).ok();
+    let r = run_in(
+        dir,
+        "lint_crl",
+        &["lint", "-t", "ARL", "-p", "BR", "-s", "WARNING", "root.crl"],
+    );
+    assert_eq!(
+        (r.code, r.stdout.trim(), r.stderr.trim()),
+        (0, "", ""),
+        "pkilint on the root's CRL (an ARL)"
+    );
     run_in(
         dir,
         "openssl",

@@ -83,10 +83,12 @@ fn cipher_key(key: &[u8]) -> Result<UnboundCipherKey, Error> {
 pub fn aes_cbc_encrypt(key: &[u8], iv: &[u8; 16], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
     let k = PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key(key)?)
         .map_err(|_| Error::InvalidParameter("AES-CBC key"))?;
-    let mut buf = plaintext.to_vec();
-    k.less_safe_encrypt(&mut buf, EncryptionContext::Iv128((*iv).into()))
+    // Room for the padding up front: no reallocation may leave a plaintext copy behind.
+    let mut buf = Zeroizing::new(Vec::with_capacity(plaintext.len() + 16));
+    buf.extend_from_slice(plaintext);
+    k.less_safe_encrypt(&mut *buf, EncryptionContext::Iv128((*iv).into()))
         .map_err(|_| Error::InvalidParameter("AES-CBC encrypt"))?;
-    Ok(buf)
+    Ok(std::mem::take(&mut *buf))
 }
 
 /// AES-CBC decryption, removing PKCS#7 padding. Wrong key and altered data both give

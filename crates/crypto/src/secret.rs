@@ -18,18 +18,20 @@ pub fn seal(key: &[u8; KEY_LEN], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>
         UnboundKey::new(&AES_256_GCM, key).map_err(|_| Error::InvalidParameter("AES key"))?,
     );
     let nonce_bytes = crate::rand::bytes::<NONCE_LEN>()?;
-    let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
+    // Encrypt in place in a buffer with room for nonce and tag, so no reallocation leaves a
+    // plaintext copy behind; the buffer holds only ciphertext once sealing succeeds.
+    let mut out = Zeroizing::new(Vec::with_capacity(NONCE_LEN + plaintext.len() + 16));
     out.extend_from_slice(&nonce_bytes);
     out.extend_from_slice(plaintext);
-    let mut body = out.split_off(NONCE_LEN);
-    k.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce_bytes),
-        Aad::from(aad),
-        &mut body,
-    )
-    .map_err(|_| Error::InvalidParameter("AES-GCM seal"))?;
-    out.extend_from_slice(&body);
-    Ok(out)
+    let tag = k
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(aad),
+            &mut out[NONCE_LEN..],
+        )
+        .map_err(|_| Error::InvalidParameter("AES-GCM seal"))?;
+    out.extend_from_slice(tag.as_ref());
+    Ok(std::mem::take(&mut *out))
 }
 
 /// Decrypts a blob made by [`seal`]; fails if the key, the associated data or any byte differs.

@@ -139,17 +139,14 @@ impl ParsedCertificate {
                 format!("{} is not supported", self.cert.signature_algorithm().oid),
             )
         })?;
-        let tbs = self
-            .cert
-            .tbs_certificate()
-            .to_der()
-            .map_err(|e| PkiError::malformed("certificate", e))?;
+        // The signature covers the TBSCertificate exactly as received.
+        let tbs = first_element_of_sequence(&self.der, "certificate")?;
         let sig = self
             .cert
             .signature()
             .as_bytes()
             .ok_or_else(|| PkiError::malformed("certificate", "signature has unused bits"))?;
-        alg.verify(issuer_spki_der, &tbs, sig)?;
+        alg.verify(issuer_spki_der, tbs, sig)?;
         Ok(())
     }
 
@@ -256,6 +253,27 @@ impl ParsedCertificate {
             const_oid::db::rfc4519::CN,
         )
     }
+}
+
+/// The complete encoding (tag, length, value) of the first element inside the DER SEQUENCE
+/// `outer` — the signed part of a certificate, CRL or CSR, as received.
+pub(crate) fn first_element_of_sequence<'a>(
+    outer: &'a [u8],
+    what: &'static str,
+) -> Result<&'a [u8]> {
+    use der::{Reader, SliceReader};
+    let mut r = SliceReader::new(outer).map_err(|e| PkiError::malformed(what, e))?;
+    let header = der::Header::decode(&mut r).map_err(|e| PkiError::malformed(what, e))?;
+    if header.tag() != der::Tag::Sequence {
+        return Err(PkiError::malformed(what, "not a SEQUENCE"));
+    }
+    let start = u32::from(r.position()) as usize;
+    let inner = der::Header::decode(&mut r).map_err(|e| PkiError::malformed(what, e))?;
+    let len = u32::from(inner.length()) as usize;
+    let end = u32::from(r.position()) as usize + len;
+    outer
+        .get(start..end)
+        .ok_or_else(|| PkiError::malformed(what, "truncated"))
 }
 
 /// String values of every attribute `oid` in `name`.

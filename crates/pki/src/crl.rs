@@ -74,12 +74,12 @@ impl RevocationReason {
         self as u32
     }
 
-    /// The reason with `code`.
-    pub fn from_code(code: u32) -> Option<Self> {
+    /// The reason named `name` (any reason, including those an administrator cannot give).
+    pub fn from_name(name: &str) -> Option<Self> {
         Self::NAMES
             .iter()
+            .find(|(_, n)| *n == name)
             .map(|(r, _)| *r)
-            .find(|r| r.code() == code)
     }
 }
 
@@ -329,17 +329,14 @@ impl ParsedCrl {
                     self.crl.signature_algorithm.oid.to_string(),
                 )
             })?;
-        let tbs = self
-            .crl
-            .tbs_cert_list
-            .to_der()
-            .map_err(|e| PkiError::malformed("CRL", e))?;
+        // The signature covers the TBSCertList exactly as received.
+        let tbs = crate::cert::first_element_of_sequence(&self.der, "CRL")?;
         let sig = self
             .crl
             .signature
             .as_bytes()
             .ok_or_else(|| PkiError::malformed("CRL", "signature has unused bits"))?;
-        alg.verify(issuer_spki_der, &tbs, sig)?;
+        alg.verify(issuer_spki_der, tbs, sig)?;
         Ok(())
     }
 }

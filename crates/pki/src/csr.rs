@@ -19,6 +19,36 @@ const EMAIL_ADDRESS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.11
 /// Upper bound on a CSR's size.
 pub const MAX_CSR_LEN: usize = 64 * 1024;
 
+/// Checks an RSA public key's exponent: odd and at least 65537 (S/MIME BR §6.1.6). Keys of
+/// other types pass.
+pub fn check_rsa_exponent(spki_der: &[u8]) -> Result<()> {
+    use der::asn1::UintRef;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki_der)
+        .map_err(|e| PkiError::malformed("public key", e))?;
+    if spki.algorithm.oid != const_oid::db::rfc5912::RSA_ENCRYPTION {
+        return Ok(());
+    }
+    #[derive(der::Sequence)]
+    struct RsaPublicKey<'a> {
+        _modulus: UintRef<'a>,
+        public_exponent: UintRef<'a>,
+    }
+    let bits = spki.subject_public_key.raw_bytes();
+    let k = RsaPublicKey::from_der(bits).map_err(|e| PkiError::malformed("RSA public key", e))?;
+    let e = k.public_exponent.as_bytes();
+    let odd = e.last().is_some_and(|b| b & 1 == 1);
+    let big_enough =
+        e.len() > 3 || (e.len() == 3 && u32::from_be_bytes([0, e[0], e[1], e[2]]) >= 65_537);
+    if odd && big_enough {
+        Ok(())
+    } else {
+        Err(PkiError::invalid(
+            "RSA public key",
+            "the public exponent must be odd and at least 65537",
+        ))
+    }
+}
+
 /// A CSR whose signature has been checked.
 #[derive(Debug, Clone)]
 pub struct VerifiedCsr {
@@ -47,21 +77,26 @@ impl VerifiedCsr {
             .public_key
             .to_der()
             .map_err(|e| PkiError::malformed("CSR", e))?;
+        check_rsa_exponent(&spki_der)?;
         let alg = SignatureAlgorithm::from_oid(&req.algorithm.oid).ok_or_else(|| {
             PkiError::invalid(
                 "CSR signature algorithm",
                 format!("{} is not supported", req.algorithm.oid),
             )
         })?;
-        let info = req
-            .info
-            .to_der()
-            .map_err(|e| PkiError::malformed("CSR", e))?;
+        if alg.is_weak() {
+            return Err(PkiError::invalid(
+                "CSR signature algorithm",
+                "SHA-1 is not accepted as proof of possession: create the request with SHA-256",
+            ));
+        }
+        // The signature covers the CertificationRequestInfo exactly as received.
+        let info = crate::cert::first_element_of_sequence(der_bytes, "CSR")?;
         let sig = req
             .signature
             .as_bytes()
             .ok_or_else(|| PkiError::malformed("CSR", "signature has unused bits"))?;
-        alg.verify(&spki_der, &info, sig).map_err(|e| match e {
+        alg.verify(&spki_der, info, sig).map_err(|e| match e {
             cachet_crypto::Error::BadSignature => PkiError::CsrBadSignature,
             other => PkiError::Crypto(other),
         })?;

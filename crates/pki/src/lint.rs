@@ -89,6 +89,15 @@ impl Lint {
     }
 }
 
+/// Extensions that may be critical in what Cachet issues: basicConstraints and keyUsage always
+/// are; subjectAltName is when the subject is empty (RFC 5280 §4.2.1.6). AKI, SKI, CRL DP,
+/// AIA, extKeyUsage and certificatePolicies are never critical in the S/MIME BR profiles.
+const KNOWN_CRITICAL: [ObjectIdentifier; 3] = [
+    oids::ID_CE_BASIC_CONSTRAINTS,
+    oids::ID_CE_KEY_USAGE,
+    oids::ID_CE_SUBJECT_ALT_NAME,
+];
+
 const ALLOWED_EXTENSIONS_SUBSCRIBER: [ObjectIdentifier; 9] = [
     oids::ID_CE_KEY_USAGE,
     oids::ID_CE_EXT_KEY_USAGE,
@@ -185,6 +194,12 @@ pub fn lint(
     l.check(kt.is_ok(), "smime-br-key-type", || {
         "public key must be RSA 2048/3072/4096, ECDSA P-256/P-384, Ed25519 or X25519".into()
     });
+    l.check(
+        cert.spki_der()
+            .is_ok_and(|k| crate::csr::check_rsa_exponent(&k).is_ok()),
+        "smime-br-rsa-exponent",
+        || "an RSA public exponent must be odd and at least 65537 (S/MIME BR §6.1.6)".into(),
+    );
 
     // Key identifiers (RFC 5280 §4.2.1.1, §4.2.1.2)
     let ski = cert.subject_key_id().ok().flatten();
@@ -204,12 +219,18 @@ pub fn lint(
         );
     }
 
-    // Extensions all decode, appear once, and none is unknown and critical.
+    // Extensions appear once, and none that may not be critical is (RFC 5280 §4.2: an
+    // unknown critical extension makes a certificate unusable).
     for e in cert.extensions() {
         l.check(
             cert.extension(e.extn_id).is_ok(),
             "rfc5280-duplicate-extension",
             || format!("extension {} appears more than once", e.extn_id),
+        );
+        l.check(
+            !e.critical || KNOWN_CRITICAL.contains(&e.extn_id),
+            "rfc5280-critical-extension",
+            || format!("extension {} is critical but must not be", e.extn_id),
         );
     }
 
@@ -298,16 +319,11 @@ pub fn lint(
                 "smime-br-eku",
                 || "extKeyUsage must be exactly emailProtection, not critical (Strict)".into(),
             );
-            let days = (cert.not_after() + 1).saturating_sub(cert.not_before()) / 86_400;
-            l.check(
-                days <= u64::from(MAX_VALIDITY_DAYS),
-                "smime-br-validity",
-                || {
-                    format!(
-                        "validity of {days} days exceeds {MAX_VALIDITY_DAYS} (S/MIME BR §6.3.2)"
-                    )
-                },
-            );
+            // RFC 5280 §4.1.2.5: the period includes both ends, hence the +1 second.
+            let seconds = (cert.not_after() + 1).saturating_sub(cert.not_before());
+            l.check(seconds <= u64::from(MAX_VALIDITY_DAYS) * 86_400, "smime-br-validity", || {
+                format!("validity of {seconds} seconds exceeds {MAX_VALIDITY_DAYS} days (S/MIME BR §6.3.2)")
+            });
             lint_subscriber_names(&mut l, cert, email);
             lint_policies_and_urls(&mut l, cert, claims_br);
             for e in cert.extensions() {
@@ -328,8 +344,10 @@ fn lint_subscriber_names(l: &mut Lint, cert: &ParsedCertificate, email: &str) {
         "subjectAltName must be present".into()
     });
     if let Some((critical, san)) = san {
-        l.check(!critical, "smime-br-san-critical", || {
-            "subjectAltName must not be critical when the subject is not empty".into()
+        let subject_empty = cert.inner().tbs_certificate().subject().is_empty();
+        l.check(critical == subject_empty, "smime-br-san-critical", || {
+            "subjectAltName must be critical exactly when the subject is empty (RFC 5280 §4.2.1.6)"
+                .into()
         });
         l.check(
             san.0

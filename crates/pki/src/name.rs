@@ -28,6 +28,15 @@ pub struct NameBuilder {
     rdns: Vec<(ObjectIdentifier, Tag, String)>,
 }
 
+/// Unicode format characters (category Cf) that can make a name display differently from
+/// what it is: bidirectional controls, zero-width characters, the BOM.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}'
+    )
+}
+
 /// Upper bounds of RFC 5280 Appendix A (ub-common-name 64, ub-organization-name 64).
 const UB_NAME: usize = 64;
 
@@ -67,10 +76,13 @@ impl NameBuilder {
                 format!("must be 1 to {UB_NAME} characters"),
             ));
         }
-        if v.chars().any(char::is_control) {
+        if v.trim().is_empty() {
+            return Err(PkiError::invalid(what, "must not be only spaces"));
+        }
+        if v.chars().any(|c| c.is_control() || is_format_char(c)) {
             return Err(PkiError::invalid(
                 what,
-                "must not contain control characters",
+                "must not contain control or bidirectional formatting characters",
             ));
         }
         self.rdns.push((oid, Tag::Utf8String, v.to_string()));
@@ -115,5 +127,7 @@ mod tests {
         assert_eq!(n.to_string(), "CN=Example Root CA,O=Example\\, Inc.,C=DE");
         assert!(NameBuilder::new().country("de").is_err());
         assert!(NameBuilder::new().common_name(&"x".repeat(65)).is_err());
+        assert!(NameBuilder::new().organization("   ").is_err());
+        assert!(NameBuilder::new().organization("Evil\u{202E}gro").is_err());
     }
 }

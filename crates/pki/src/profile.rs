@@ -151,23 +151,47 @@ impl PublicationUrls {
     }
 }
 
-/// Checks that `base_url` is an absolute http(s) URL with a host, ASCII only.
+/// Checks that `base_url` is a plain `http://host[:port][/path]` URL. The S/MIME BR
+/// (§7.1.2.3 b, c) require http for CRL distribution points and caIssuers — clients fetch
+/// them before they can validate any TLS certificate — and the URL becomes part of every
+/// certificate, so user info, queries and fragments are refused.
 pub fn check_base_url(base_url: &str) -> Result<()> {
+    let bad = |why: &str| PkiError::invalid("base URL", format!("'{base_url}' {why}"));
+    if base_url.starts_with("https://") {
+        return Err(bad(
+            "must use http://: CRL and CA certificate URLs in S/MIME certificates are plain HTTP (S/MIME BR §7.1.2.3)",
+        ));
+    }
     let rest = base_url
         .strip_prefix("http://")
-        .or_else(|| base_url.strip_prefix("https://"))
-        .ok_or_else(|| {
-            PkiError::invalid(
-                "base URL",
-                format!("'{base_url}' must start with http:// or https://"),
-            )
-        })?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || !base_url.is_ascii() || base_url.contains(char::is_whitespace) {
-        return Err(PkiError::invalid(
-            "base URL",
-            format!("'{base_url}' has no valid host"),
+        .ok_or_else(|| bad("must start with http://"))?;
+    if !base_url.is_ascii()
+        || base_url
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
+        return Err(bad("must be ASCII without spaces"));
+    }
+    if rest.contains(['?', '#', '@', '\\']) {
+        return Err(bad(
+            "must not contain user information, a query or a fragment",
         ));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|n| n > 0)
+    {
+        return Err(bad("has an invalid port"));
+    }
+    let host_ok = normalize_domain(host).is_ok()
+        || host == "localhost"
+        || host.parse::<std::net::Ipv4Addr>().is_ok();
+    if !host_ok {
+        return Err(bad("has no valid host name"));
     }
     Ok(())
 }
@@ -200,6 +224,9 @@ pub fn normalize_domain(domain: &str) -> Result<String> {
     let d = domain.trim_end_matches('.').to_ascii_lowercase();
     let ok = d.len() <= 253
         && d.split('.').count() >= 2
+        && d.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()))
         && d.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
@@ -337,13 +364,21 @@ pub fn subscriber_template(
         PkiError::invalid("issuing CA certificate", "has no subjectKeyIdentifier")
     })?;
     let ski = ext::key_identifier(req.spki_der)?;
-    let subject_der = NameBuilder::new().common_name(req.email)?.to_der()?;
+    // The commonName, when present, is the mailbox (S/MIME BR §7.1.4.2.2); ub-common-name is
+    // 64, so a longer address goes in subjectAltName only and the subject stays empty.
+    let long_address = req.email.chars().count() > 64;
+    let subject_der = if long_address {
+        NameBuilder::new().to_der()?
+    } else {
+        NameBuilder::new().common_name(req.email)?.to_der()?
+    };
     let mut extensions = Vec::with_capacity(8);
     extensions.push(ext::key_usage(
         req.profile.key_usage(kt, req.non_repudiation),
     )?);
     extensions.push(ext::ext_key_usage(&[ID_KP_EMAIL_PROTECTION])?);
-    extensions.push(ext::subject_alt_name_emails(&[req.email], false)?);
+    // RFC 5280 §4.2.1.6: with an empty subject, subjectAltName is critical.
+    extensions.push(ext::subject_alt_name_emails(&[req.email], long_address)?);
     if br_permits_key_type(kt) {
         extensions.push(ext::certificate_policies(&[
             POLICY_MAILBOX_VALIDATED_STRICT,
@@ -391,6 +426,19 @@ mod tests {
         assert!(email_in_domain("a@eu.example.com", "example.com"));
         assert!(!email_in_domain("a@badexample.com", "example.com"));
         assert!(check_base_url("http://pki.example.com").is_ok());
+        assert!(check_base_url("http://pki.example.com:8080/pki").is_ok());
+        assert!(check_base_url("http://localhost:8080").is_ok());
+        for bad in [
+            "https://pki.example.com",
+            "http://u:p@pki.example.com",
+            "http://pki.example.com/x?y=1",
+            "http://pki.example.com#f",
+            "http://pki.example.com:99999",
+            "http://pki example.com",
+        ] {
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+        assert!(normalize_domain("123.456").is_err());
         assert!(check_base_url("ftp://x").is_err());
         assert!(check_base_url("http://").is_err());
     }

@@ -129,12 +129,22 @@ pub struct Finding {
 impl Finding {
     /// An error finding.
     pub fn error(code: Code, message: impl Into<String>) -> Self {
-        Finding { code, severity: Severity::Error, subject: None, message: message.into() }
+        Finding {
+            code,
+            severity: Severity::Error,
+            subject: None,
+            message: message.into(),
+        }
     }
 
     /// A warning finding.
     pub fn warning(code: Code, message: impl Into<String>) -> Self {
-        Finding { code, severity: Severity::Warning, subject: None, message: message.into() }
+        Finding {
+            code,
+            severity: Severity::Warning,
+            subject: None,
+            message: message.into(),
+        }
     }
 
     /// Attaches what the finding concerns.
@@ -187,7 +197,11 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for c in Code::ALL {
             assert!(seen.insert(c.as_str()));
-            assert!(c.as_str().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+            assert!(
+                c.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-')
+            );
         }
     }
 
@@ -199,6 +213,9 @@ mod tests {
         v.push(Finding::error(Code::BadSignature, "The signature does not verify.").about("CN=a"));
         assert!(!v.is_valid());
         assert!(v.has(Code::BadSignature));
-        assert_eq!(v.findings[1].to_string(), "bad-signature [error] CN=a: The signature does not verify.");
+        assert_eq!(
+            v.findings[1].to_string(),
+            "bad-signature [error] CN=a: The signature does not verify."
+        );
     }
 }

@@ -23,8 +23,14 @@ use cachet_store::{
 pub const ROOT: &str = "root";
 /// Slug of the issuing CA.
 pub const ISSUING: &str = "issuing";
-/// Default CRL validity (nextUpdate − thisUpdate), in days.
+/// Default CRL validity (nextUpdate − thisUpdate) of the issuing CA, in days.
 pub const DEFAULT_CRL_DAYS: u32 = 7;
+/// The S/MIME BR (§4.9.7) allow at most 10 days between thisUpdate and nextUpdate for a CRL
+/// covering subscriber certificates.
+pub const MAX_CRL_DAYS: u32 = 10;
+/// The root's CRL covers only the issuing CA: 12 months, the BR maximum, so the root key is
+/// needed once a year rather than every week.
+pub const ROOT_CRL_DAYS: u32 = 365;
 
 /// Options of `cachet init`.
 #[derive(Debug, Clone)]
@@ -47,8 +53,13 @@ pub struct InitOptions {
 pub enum KeySource {
     /// Cachet generates it (and returns it once).
     Generate(KeyType),
-    /// A PKCS#10 request (PEM or DER bytes).
-    Csr(Vec<u8>),
+    /// A PKCS#10 request (PEM or DER bytes), and where it came from (for messages).
+    Csr {
+        /// The request.
+        bytes: Vec<u8>,
+        /// Its file name or other origin.
+        source: String,
+    },
 }
 
 /// A request to issue a subscriber certificate.
@@ -146,29 +157,33 @@ impl Cachet {
         let domain = normalize_domain(&opts.domain)?;
         check_base_url(&opts.base_url)?;
         check_ca_key_type(opts.key_type)?;
-        if opts.crl_days == 0 || opts.crl_days > 365 {
-            return Err(ServiceError::Invalid(
-                "the CRL period must be 1 to 365 days".into(),
-            ));
+        if opts.crl_days == 0 || opts.crl_days > MAX_CRL_DAYS {
+            return Err(ServiceError::Invalid(format!(
+                "the CRL period must be 1 to {MAX_CRL_DAYS} days (S/MIME BR §4.9.7)"
+            )));
         }
         let org = opts.organization.clone().unwrap_or_else(|| domain.clone());
+        let org = org.trim().to_string();
         // Both CA names must fit ub-common-name (64): "… S/MIME Issuing CA" adds 18.
         if org.is_empty() || org.chars().count() > 46 {
             return Err(ServiceError::Invalid(
                 "the organisation name must be 1 to 46 characters".into(),
             ));
         }
-        let existed = dir.root().exists();
-        dir.create_new()?;
-        let result = Self::init_inner(dir, opts, &domain, &org, passphrase, now).await;
-        if result.is_err() {
-            // Leave nothing behind: remove what this call created.
-            let _ = std::fs::remove_file(dir.master_key());
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", dir.db().display()));
+        let created_dir = dir.create_new()?;
+        let mut created = Vec::new();
+        let result =
+            Self::init_inner(dir, opts, &domain, &org, passphrase, now, &mut created).await;
+        match &result {
+            Ok(_) => dir.restrict_permissions()?,
+            // Leave nothing behind, and remove only what this call created.
+            Err(_) if created_dir => {
+                let _ = std::fs::remove_dir_all(dir.root());
             }
-            if !existed {
-                let _ = std::fs::remove_dir(dir.root());
+            Err(_) => {
+                for p in created {
+                    let _ = std::fs::remove_file(p);
+                }
             }
         }
         result
@@ -181,8 +196,12 @@ impl Cachet {
         org: &str,
         passphrase: Option<&[u8]>,
         now: u64,
+        created: &mut Vec<std::path::PathBuf>,
     ) -> Result<Cachet> {
         let (kek, protection) = Kek::create(dir, passphrase)?;
+        if !protection.needs_passphrase() {
+            created.push(dir.master_key());
+        }
         // Backdate by a minute so clients with slightly slow clocks accept the CAs at once.
         let not_before = now.saturating_sub(60);
 
@@ -218,6 +237,12 @@ impl Cachet {
         lint_or_refuse(&issuing, Role::IssuingCa, Some(&root))?;
 
         let store = Store::create(&dir.db()).await?;
+        for suffix in ["", "-wal", "-shm"] {
+            created.push(std::path::PathBuf::from(format!(
+                "{}{suffix}",
+                dir.db().display()
+            )));
+        }
         let mut settings: Vec<(&str, String)> = vec![
             ("domain", domain.to_string()),
             ("organization", org.to_string()),
@@ -273,7 +298,9 @@ impl Cachet {
                 ),
             ),
         ];
-        store.initialize(&settings, &cas, &entries).await?;
+        store
+            .initialize(&kek.audit_key(), &settings, &cas, &entries)
+            .await?;
         let cachet = Cachet {
             dir: dir.clone(),
             store,
@@ -283,12 +310,8 @@ impl Cachet {
             protection,
         };
         // Publish the first CRLs so the URLs in the certificates have something to serve.
-        cachet
-            .publish_crl_with(&kek, ROOT, &opts.actor, now)
-            .await?;
-        cachet
-            .publish_crl_with(&kek, ISSUING, &opts.actor, now)
-            .await?;
+        cachet.publish_crl(&kek, ROOT, &opts.actor, now).await?;
+        cachet.publish_crl(&kek, ISSUING, &opts.actor, now).await?;
         Ok(cachet)
     }
 
@@ -399,6 +422,11 @@ impl Cachet {
         let rec = self.store.ca(slug).await?;
         let cert = ParsedCertificate::from_der(&rec.cert_der)?;
         let key = kek.open_ca_key(slug, &rec.sealed_key)?;
+        if cert.spki_der()? != key.public_key_der() {
+            return Err(ServiceError::DataDir(format!(
+                "the key of CA '{slug}' does not belong to its certificate: the database is damaged"
+            )));
+        }
         Ok((cert, key))
     }
 
@@ -424,12 +452,25 @@ impl Cachet {
                 let k = PrivateKey::generate(kt)?;
                 (k.public_key_der().to_vec(), Some(k))
             }
-            KeySource::Csr(bytes) => {
-                let csr = VerifiedCsr::from_pem_or_der(&bytes)?;
-                csr.check_email(&email)?;
+            KeySource::Csr { bytes, source } => {
+                let named = |e: PkiError| ServiceError::Invalid(format!("CSR {source}: {e}"));
+                let csr = VerifiedCsr::from_pem_or_der(&bytes).map_err(named)?;
+                csr.check_email(&email).map_err(named)?;
                 (csr.spki_der().to_vec(), None)
             }
         };
+        if req.non_repudiation && !req.profile.signs() {
+            return Err(ServiceError::Invalid(format!(
+                "--non-repudiation applies to signing certificates, not to the {} profile",
+                req.profile
+            )));
+        }
+        let spki_sha256 = hex::encode(cachet_crypto::digest::sha256(&spki));
+        if self.store.key_compromised(&spki_sha256).await? {
+            return Err(ServiceError::Invalid(
+                "this public key belongs to a certificate revoked for key compromise: generate a new key".into(),
+            ));
+        }
         let (issuer, issuer_key) = self.ca_with_key(kek, ISSUING).await?;
         let root = ParsedCertificate::from_der(&self.store.ca(ROOT).await?.cert_der)?;
         let urls = PublicationUrls::under(&self.base_url, ISSUING);
@@ -462,6 +503,7 @@ impl Cachet {
                 subject: cert.subject(),
                 profile: req.profile.name().into(),
                 key_type: cert.key_type()?.name().into(),
+                spki_sha256: spki_sha256.clone(),
                 not_before: cert.not_before() as i64,
                 not_after: cert.not_after() as i64,
                 issued_at: now as i64,
@@ -483,7 +525,11 @@ impl Cachet {
                     cachet_pki::time::rfc3339(cert.not_after())
                 ),
             );
-            match self.store.insert_certificate(&record, &entry).await {
+            match self
+                .store
+                .insert_certificate(&kek.audit_key(), &record, &entry)
+                .await
+            {
                 Ok(()) => {
                     return Ok(Issued {
                         record,
@@ -519,6 +565,7 @@ impl Cachet {
     /// says so.
     pub async fn revoke(
         &self,
+        kek: &Kek,
         serial: &str,
         reason: RevocationReason,
         actor: &str,
@@ -535,12 +582,18 @@ impl Cachet {
         );
         match self
             .store
-            .revoke(&rec.serial, now as i64, reason.name(), &entry)
+            .revoke(
+                &kek.audit_key(),
+                &rec.serial,
+                now as i64,
+                reason.name(),
+                &entry,
+            )
             .await?
         {
             RevokeOutcome::Revoked(r) => Ok(r),
             RevokeOutcome::AlreadyRevoked(r) => Err(ServiceError::Invalid(format!(
-                "certificate {} was already revoked ({}) : nothing changed",
+                "certificate {} was already revoked ({}): nothing changed",
                 r.serial,
                 r.revocation_reason.as_deref().unwrap_or("unspecified")
             ))),
@@ -549,7 +602,7 @@ impl Cachet {
     }
 
     /// Issues a fresh CRL for the CA `slug` (`issuing` lists subscriber certificates, `root`
-    /// lists revoked issuing CAs).
+    /// lists revoked issuing CAs). The CRL's signature is checked before it is stored.
     pub async fn publish_crl(
         &self,
         kek: &Kek,
@@ -557,38 +610,39 @@ impl Cachet {
         actor: &str,
         now: u64,
     ) -> Result<CrlRecord> {
-        self.publish_crl_with(kek, slug, actor, now).await
-    }
-
-    async fn publish_crl_with(
-        &self,
-        kek: &Kek,
-        slug: &str,
-        actor: &str,
-        now: u64,
-    ) -> Result<CrlRecord> {
         let (cert, key) = self.ca_with_key(kek, slug).await?;
-        let mut entries = Vec::new();
-        for (serial, at, reason) in self.store.revoked(slug).await? {
-            entries.push(RevokedEntry {
-                serial: hex::decode(&serial).map_err(|_| {
-                    ServiceError::Invalid(format!("stored serial {serial} is not hex"))
-                })?,
-                revoked_at: at.max(0) as u64,
-                reason: reason.parse().unwrap_or(RevocationReason::Unspecified),
-            });
-        }
+        let days = if slug == ROOT {
+            ROOT_CRL_DAYS
+        } else {
+            self.crl_days
+        };
         let this_update = now;
-        let next_update = (now + u64::from(self.crl_days) * 86_400).min(cert.not_after());
-        let count = entries.len();
-        let res = self
-            .store
+        let next_update = (now + u64::from(days) * 86_400).min(cert.not_after());
+        let spki = cert.spki_der()?;
+        self.store
             .publish_crl(
+                &kek.audit_key(),
                 slug,
                 this_update as i64,
                 next_update as i64,
-                |number| {
-                    build_crl(
+                |number, revoked| -> Result<Vec<u8>> {
+                    let entries = revoked
+                        .iter()
+                        .map(|r| {
+                            Ok(RevokedEntry {
+                                serial: hex::decode(&r.serial).map_err(|_| {
+                                    ServiceError::DataDir(format!(
+                                        "stored serial {} is not hex",
+                                        r.serial
+                                    ))
+                                })?,
+                                revoked_at: r.revoked_at.max(0) as u64,
+                                reason: RevocationReason::from_name(&r.reason)
+                                    .unwrap_or(RevocationReason::Unspecified),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let der = build_crl(
                         &CrlRequest {
                             crl_number: number as u64,
                             this_update,
@@ -597,9 +651,11 @@ impl Cachet {
                         },
                         &cert,
                         &key,
-                    )
+                    )?;
+                    cachet_pki::crl::ParsedCrl::from_der(&der)?.verify_signature(&spki)?;
+                    Ok(der)
                 },
-                |number| {
+                |number, count| {
                     audit(
                         now,
                         actor,
@@ -610,14 +666,18 @@ impl Cachet {
                     )
                 },
             )
-            .await?;
-        Ok(res?)
+            .await?
+    }
+
+    /// Every audit record, oldest first.
+    pub async fn audit_log(&self) -> Result<Vec<cachet_store::AuditRecord>> {
+        Ok(self.store.audit_log().await?.0)
     }
 
     /// Checks the audit chain; empty when intact.
-    pub async fn verify_audit(&self) -> Result<(usize, Vec<ChainProblem>)> {
+    pub async fn verify_audit(&self, kek: &Kek) -> Result<(usize, Vec<ChainProblem>)> {
         let (records, head) = self.store.audit_log().await?;
-        let problems = cachet_store::audit::verify_chain(&records, head);
+        let problems = cachet_store::audit::verify_chain(&kek.audit_key(), &records, head);
         Ok((records.len(), problems))
     }
 }

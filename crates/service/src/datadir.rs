@@ -59,25 +59,36 @@ impl DataDir {
     }
 
     /// Prepares a new data directory: refuses if `root` exists and is not an empty
-    /// directory, so `init` never touches an existing installation.
-    pub fn create_new(&self) -> Result<()> {
+    /// directory, so `init` never touches an existing installation. Returns whether this call
+    /// created the directory (atomically, with `mkdir`).
+    pub fn create_new(&self) -> Result<bool> {
         let r = self.root.display();
-        if self.root.exists() {
-            let empty = self.root.is_dir()
-                && fs::read_dir(&self.root)
-                    .map_err(|e| ServiceError::io(&self.root, e))?
-                    .next()
-                    .is_none();
-            if !empty {
-                return Err(ServiceError::AlreadyInitialized(format!(
-                    "{r} already exists and is not empty: refusing to initialise over it (nothing was changed)"
-                )));
-            }
+        match fs::create_dir(&self.root) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(ServiceError::io(&self.root, e)),
         }
-        fs::create_dir_all(&self.root).map_err(|e| ServiceError::io(&self.root, e))?;
+        if !self.root.is_dir() {
+            return Err(ServiceError::AlreadyInitialized(format!(
+                "{r} exists and is not a directory: refusing to initialise over it (nothing was changed)"
+            )));
+        }
+        let empty = fs::read_dir(&self.root)
+            .map_err(|e| ServiceError::io(&self.root, e))?
+            .next()
+            .is_none();
+        if !empty {
+            return Err(ServiceError::AlreadyInitialized(format!(
+                "{r} already exists and is not empty: refusing to initialise over it (nothing was changed)"
+            )));
+        }
+        Ok(false)
+    }
+
+    /// Restricts the directory to its owner (mode 0700), once it holds an installation.
+    pub fn restrict_permissions(&self) -> Result<()> {
         fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))
-            .map_err(|e| ServiceError::io(&self.root, e))?;
-        Ok(())
+            .map_err(|e| ServiceError::io(&self.root, e))
     }
 }
 
@@ -90,7 +101,10 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| ServiceError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| ServiceError::io(path, e))?;
-    f.sync_all().map_err(|e| ServiceError::io(path, e))?;
+    if let Err(e) = f.write_all(bytes).and_then(|_| f.sync_all()) {
+        drop(f);
+        let _ = fs::remove_file(path);
+        return Err(ServiceError::io(path, e));
+    }
     Ok(())
 }

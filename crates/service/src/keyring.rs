@@ -90,6 +90,15 @@ impl KeyProtection {
                         _ => return Err(bad()),
                     }
                 }
+                // Bounds, so a tampered database cannot make unlocking exhaust memory or time.
+                if p.memory_kib > 1 << 20
+                    || p.iterations > 16
+                    || p.parallelism > 16
+                    || salt.len() < 8
+                    || salt.len() > 64
+                {
+                    return Err(bad());
+                }
                 Ok(KeyProtection::Passphrase { salt, params: p })
             }
             _ => Err(ServiceError::DataDir(
@@ -156,6 +165,22 @@ impl Kek {
                 Ok(Kek(secret::argon2id(p, salt, *params)?))
             }
         }
+    }
+
+    /// The key of the audit log's HMAC chain, derived from the KEK (HMAC-SHA-256 as a PRF
+    /// with a fixed label, i.e. one HKDF-Expand block). Whoever cannot unlock the CA keys
+    /// cannot rewrite the audit chain either.
+    pub fn audit_key(&self) -> cachet_store::AuditKey {
+        let mac = cachet_crypto::pbe::hmac(
+            cachet_crypto::pbe::HmacAlgorithm::Sha256,
+            self.0.as_ref(),
+            b"cachet audit chain key v1\x01",
+        );
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&mac[..32]);
+        let key = cachet_store::AuditKey::new(k);
+        zeroize::Zeroize::zeroize(&mut k);
+        key
     }
 
     /// A sealed check value stored at init, so a wrong passphrase is reported as such.

@@ -1,11 +1,34 @@
 //! The audit log's records and their hash chain.
 //!
-//! Each record carries the SHA-256 of its predecessor, and its own hash covers every field
-//! and that predecessor hash, so editing, reordering or deleting any record breaks the chain
-//! from that point on. The hash of the newest record is also kept as the chain's *head* in
-//! the settings table, so that removing records from the end is detected too.
+//! Each record carries the hash of its predecessor, and its own hash covers every field and
+//! that predecessor hash, so editing, reordering or deleting any record breaks the chain from
+//! that point on. The hash of the newest record is also kept as the chain's *head* in the
+//! settings table, so that removing records from the end is detected too.
+//!
+//! The hash is keyed: HMAC-SHA-256 under an [`AuditKey`] derived from the installation's
+//! key-encryption key. Someone who can write the database but does not hold the master key
+//! (or passphrase) cannot recompute the chain after editing it; a plain SHA-256 chain would
+//! let them.
 
-use cachet_crypto::digest::sha256;
+use cachet_crypto::pbe::{HmacAlgorithm, hmac};
+use zeroize::Zeroizing;
+
+/// The key of the audit chain's HMAC. Derived by the service from the key-encryption key;
+/// never stored.
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// Wraps derived key bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        AuditKey(Zeroizing::new(bytes))
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
 
 /// The hash that precedes the first record.
 pub const GENESIS: [u8; 32] = [0u8; 32];
@@ -51,9 +74,9 @@ fn put(buf: &mut Vec<u8>, field: Option<&str>) {
     }
 }
 
-/// The hash of record `seq` holding `entry` after `prev_hash`: SHA-256 over a
-/// length-prefixed encoding of every field, so no two different records encode alike.
-pub fn record_hash(seq: i64, entry: &AuditEntry, prev_hash: &[u8]) -> [u8; 32] {
+/// The hash of record `seq` holding `entry` after `prev_hash`: HMAC-SHA-256 under `key` over
+/// a length-prefixed encoding of every field, so no two different records encode alike.
+pub fn record_hash(key: &AuditKey, seq: i64, entry: &AuditEntry, prev_hash: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(128 + entry.detail.len());
     buf.extend_from_slice(b"cachet-audit-v1");
     buf.extend_from_slice(&seq.to_be_bytes());
@@ -65,7 +88,7 @@ pub fn record_hash(seq: i64, entry: &AuditEntry, prev_hash: &[u8]) -> [u8; 32] {
     put(&mut buf, Some(&entry.detail));
     buf.extend_from_slice(&(prev_hash.len() as u64).to_be_bytes());
     buf.extend_from_slice(prev_hash);
-    sha256(&buf)
+    hmac(HmacAlgorithm::Sha256, key.0.as_ref(), &buf)
 }
 
 /// A break in the chain, located at a record.
@@ -132,7 +155,11 @@ impl std::fmt::Display for ChainProblem {
 
 /// Checks a whole chain, in `seq` order, against the recorded head `(seq, hash)`.
 /// Returns every problem found (empty when intact).
-pub fn verify_chain(records: &[AuditRecord], head: Option<(i64, Vec<u8>)>) -> Vec<ChainProblem> {
+pub fn verify_chain(
+    key: &AuditKey,
+    records: &[AuditRecord],
+    head: Option<(i64, Vec<u8>)>,
+) -> Vec<ChainProblem> {
     let mut problems = Vec::new();
     let mut prev: Vec<u8> = GENESIS.to_vec();
     for (i, r) in records.iter().enumerate() {
@@ -147,11 +174,11 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(i64, Vec<u8>)>) -> Ve
         if r.prev_hash != prev {
             problems.push(ChainProblem::BrokenLink { seq: r.seq });
         }
-        if record_hash(r.seq, &r.entry, &r.prev_hash)[..] != r.hash[..] {
+        if record_hash(key, r.seq, &r.entry, &r.prev_hash) != r.hash {
             problems.push(ChainProblem::Altered { seq: r.seq });
         }
         prev = r.hash.clone();
-        if !problems.is_empty() && problems.len() > 100 {
+        if problems.len() > 100 {
             break;
         }
     }
@@ -181,7 +208,15 @@ pub fn verify_chain(records: &[AuditRecord], head: Option<(i64, Vec<u8>)>) -> Ve
 mod tests {
     use super::*;
 
+    fn key(b: u8) -> AuditKey {
+        AuditKey::new([b; 32])
+    }
+
     fn chain(n: i64) -> Vec<AuditRecord> {
+        chain_with(&key(1), n)
+    }
+
+    fn chain_with(k: &AuditKey, n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS.to_vec();
         (1..=n)
             .map(|seq| {
@@ -193,7 +228,7 @@ mod tests {
                     subject: Some("CN=a@example.com".into()),
                     detail: "profile=signing".into(),
                 };
-                let hash = record_hash(seq, &entry, &prev).to_vec();
+                let hash = record_hash(k, seq, &entry, &prev);
                 let r = AuditRecord {
                     seq,
                     entry,
@@ -213,8 +248,8 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         let c = chain(5);
-        assert_eq!(verify_chain(&c, head(&c)), vec![]);
-        assert_eq!(verify_chain(&[], None), vec![]);
+        assert_eq!(verify_chain(&key(1), &c, head(&c)), vec![]);
+        assert_eq!(verify_chain(&key(1), &[], None), vec![]);
     }
 
     #[test]
@@ -224,18 +259,18 @@ mod tests {
         let mut edited = c.clone();
         edited[2].entry.actor = "mallory".into();
         assert_eq!(
-            verify_chain(&edited, h.clone()),
+            verify_chain(&key(1), &edited, h.clone()),
             vec![ChainProblem::Altered { seq: 3 }]
         );
 
         let mut reordered = c.clone();
         reordered.swap(1, 2);
-        assert!(!verify_chain(&reordered, h.clone()).is_empty());
+        assert!(!verify_chain(&key(1), &reordered, h.clone()).is_empty());
 
         let mut deleted = c.clone();
         deleted.remove(1);
         assert!(
-            verify_chain(&deleted, h.clone()).contains(&ChainProblem::Gap {
+            verify_chain(&key(1), &deleted, h.clone()).contains(&ChainProblem::Gap {
                 expected: 2,
                 found: 3
             })
@@ -243,7 +278,7 @@ mod tests {
 
         let truncated = &c[..4];
         assert_eq!(
-            verify_chain(truncated, h),
+            verify_chain(&key(1), truncated, h),
             vec![ChainProblem::Truncated {
                 last_seq: 4,
                 head_seq: 5

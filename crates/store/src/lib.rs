@@ -4,14 +4,15 @@
 //!
 //! This crate stores and retrieves; it does not decide. It never sees a private key in the
 //! clear (the service seals keys before they get here), builds no certificates and applies
-//! no policy. The hash chain of the audit log is computed here because appending a record
-//! and reading its predecessor must happen in one transaction.
+//! no policy. The keyed hash chain of the audit log is computed here, with a key the service
+//! derives and passes in, because appending a record and reading its predecessor must happen
+//! in one transaction.
 
 pub mod audit;
 pub mod error;
 mod schema;
 pub mod store;
 
-pub use audit::{AuditEntry, AuditRecord, ChainProblem};
+pub use audit::{AuditEntry, AuditKey, AuditRecord, ChainProblem};
 pub use error::StoreError;
-pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, Store};
+pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, RevokedRow, Store};

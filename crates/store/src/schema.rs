@@ -26,6 +26,7 @@ pub const STATEMENTS: &[&str] = &[
         subject           TEXT NOT NULL,
         profile           TEXT NOT NULL,
         key_type          TEXT NOT NULL,
+        spki_sha256       TEXT NOT NULL,
         not_before        INTEGER NOT NULL,
         not_after         INTEGER NOT NULL,
         issued_at         INTEGER NOT NULL,
@@ -34,6 +35,7 @@ pub const STATEMENTS: &[&str] = &[
         revocation_reason TEXT
     )",
     "CREATE INDEX certificates_by_email ON certificates(email)",
+    "CREATE INDEX certificates_by_key ON certificates(spki_sha256)",
     "CREATE INDEX certificates_revoked ON certificates(ca, revoked_at) WHERE revoked_at IS NOT NULL",
     "CREATE TABLE crls (
         ca          TEXT NOT NULL REFERENCES cas(slug),

@@ -1,6 +1,6 @@
 //! The store over SQLite.
 
-use crate::audit::{AuditEntry, AuditRecord, GENESIS, record_hash};
+use crate::audit::{AuditEntry, AuditKey, AuditRecord, GENESIS, record_hash};
 use crate::error::{Result, StoreError};
 use crate::schema::{SCHEMA_ID, STATEMENTS};
 use sqlx::sqlite::{
@@ -45,6 +45,8 @@ pub struct CertificateRecord {
     pub profile: String,
     /// Key type name.
     pub key_type: String,
+    /// SHA-256 of the SubjectPublicKeyInfo, lower-case hex (finds reused keys).
+    pub spki_sha256: String,
     /// notBefore.
     pub not_before: i64,
     /// notAfter.
@@ -72,6 +74,17 @@ pub struct CrlRecord {
     pub next_update: i64,
     /// DER CRL.
     pub der: Vec<u8>,
+}
+
+/// A revoked certificate as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedRow {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// When it was revoked.
+    pub revoked_at: i64,
+    /// The reason's kebab-case name.
+    pub reason: String,
 }
 
 /// What a revocation did.
@@ -113,6 +126,7 @@ fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
         subject: r.try_get("subject")?,
         profile: r.try_get("profile")?,
         key_type: r.try_get("key_type")?,
+        spki_sha256: r.try_get("spki_sha256")?,
         not_before: r.try_get("not_before")?,
         not_after: r.try_get("not_after")?,
         issued_at: r.try_get("issued_at")?,
@@ -173,9 +187,15 @@ impl Store {
                 detail: "no such file".into(),
             });
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options(path, false))
+        // Check the schema marker over a read-only connection that changes no pragma, so a
+        // foreign SQLite file is left exactly as it was.
+        let probe = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .create_if_missing(false);
+        let probe_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(probe)
             .await
             .map_err(|e| StoreError::Open {
                 path: p.clone(),
@@ -183,14 +203,26 @@ impl Store {
             })?;
         let schema: Option<String> =
             sqlx::query_scalar("SELECT value FROM settings WHERE key = 'schema'")
-                .fetch_optional(&pool)
+                .fetch_optional(&probe_pool)
                 .await
                 .map_err(|e| StoreError::Foreign {
                     path: p.clone(),
                     detail: e.to_string(),
                 })?;
+        probe_pool.close().await;
+        let open = || async {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options(path, false))
+                .await
+                .map(|pool| Store { pool })
+                .map_err(|e| StoreError::Open {
+                    path: p.clone(),
+                    detail: e.to_string(),
+                })
+        };
         match schema.as_deref() {
-            Some(SCHEMA_ID) => Ok(Store { pool }),
+            Some(SCHEMA_ID) => open().await,
             Some(other) => Err(StoreError::Foreign {
                 path: p,
                 detail: format!("schema '{other}' is not {SCHEMA_ID}"),
@@ -227,6 +259,7 @@ impl Store {
     /// transaction: a failed `init` leaves nothing behind.
     pub async fn initialize(
         &self,
+        key: &AuditKey,
         settings: &[(&str, String)],
         cas: &[CaRecord],
         audit: &[AuditEntry],
@@ -255,7 +288,7 @@ impl Store {
             .await?;
         }
         for a in audit {
-            append_audit(&mut tx, a).await?;
+            append_audit(&mut tx, key, a).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -285,13 +318,14 @@ impl Store {
     /// A serial that is already taken gives [`StoreError::Duplicate`] and stores nothing.
     pub async fn insert_certificate(
         &self,
+        key: &AuditKey,
         c: &CertificateRecord,
         audit: &AuditEntry,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, not_before, not_after, issued_at, der)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&c.serial)
         .bind(&c.ca)
@@ -299,13 +333,14 @@ impl Store {
         .bind(&c.subject)
         .bind(&c.profile)
         .bind(&c.key_type)
+        .bind(&c.spki_sha256)
         .bind(c.not_before)
         .bind(c.not_after)
         .bind(c.issued_at)
         .bind(&c.der)
         .execute(&mut *tx)
         .await?;
-        append_audit(&mut tx, audit).await?;
+        append_audit(&mut tx, key, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -342,6 +377,7 @@ impl Store {
     /// Revokes `serial`, with its audit record, in one transaction.
     pub async fn revoke(
         &self,
+        key: &AuditKey,
         serial: &str,
         at: i64,
         reason: &str,
@@ -365,44 +401,26 @@ impl Store {
             .bind(serial)
             .execute(&mut *tx)
             .await?;
-        append_audit(&mut tx, audit).await?;
+        append_audit(&mut tx, key, audit).await?;
         tx.commit().await?;
         rec.revoked_at = Some(at);
         rec.revocation_reason = Some(reason.to_string());
         Ok(RevokeOutcome::Revoked(rec))
     }
 
-    /// (serial hex, revoked_at, reason) of every certificate `ca` has revoked, by serial.
-    pub async fn revoked(&self, ca: &str) -> Result<Vec<(String, i64, String)>> {
-        let rows = sqlx::query(
-            "SELECT serial, revoked_at, revocation_reason FROM certificates
-             WHERE ca = ? AND revoked_at IS NOT NULL ORDER BY serial",
-        )
-        .bind(ca)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("serial")?,
-                    r.try_get("revoked_at")?,
-                    r.try_get::<Option<String>, _>("revocation_reason")?
-                        .unwrap_or_else(|| "unspecified".into()),
-                ))
-            })
-            .collect()
-    }
-
-    /// Issues the next CRL of `ca`: takes the next CRL number, lets `build` make the DER for
-    /// it, stores the CRL and its audit record — all in one transaction, so numbers are never
-    /// reused or skipped even with several writers.
+    /// Issues the next CRL of `ca` in one transaction: takes the next CRL number, reads the
+    /// revoked certificates *in the same transaction* (so a concurrent revocation is either in
+    /// this CRL or in the next, never lost between them), lets `build` make the DER, stores
+    /// the CRL and its audit record. Numbers are never reused or skipped, even with several
+    /// writers.
     pub async fn publish_crl<E>(
         &self,
+        key: &AuditKey,
         ca: &str,
         this_update: i64,
         next_update: i64,
-        build: impl FnOnce(i64) -> std::result::Result<Vec<u8>, E>,
-        audit: impl FnOnce(i64) -> AuditEntry,
+        build: impl FnOnce(i64, &[RevokedRow]) -> std::result::Result<Vec<u8>, E>,
+        audit: impl FnOnce(i64, usize) -> AuditEntry,
     ) -> Result<std::result::Result<CrlRecord, E>> {
         let mut tx = self.begin().await?;
         let number: i64 = sqlx::query_scalar("SELECT next_crl_number FROM cas WHERE slug = ?")
@@ -410,7 +428,26 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("CA '{ca}'")))?;
-        let der = match build(number) {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates
+             WHERE ca = ? AND revoked_at IS NOT NULL ORDER BY serial",
+        )
+        .bind(ca)
+        .fetch_all(&mut *tx)
+        .await?;
+        let revoked = rows
+            .iter()
+            .map(|r| {
+                Ok(RevokedRow {
+                    serial: r.try_get("serial")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                    reason: r
+                        .try_get::<Option<String>, _>("revocation_reason")?
+                        .unwrap_or_else(|| "unspecified".into()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let der = match build(number, &revoked) {
             Ok(d) => d,
             Err(e) => return Ok(Err(e)),
         };
@@ -429,7 +466,7 @@ impl Store {
         .bind(&der)
         .execute(&mut *tx)
         .await?;
-        append_audit(&mut tx, &audit(number)).await?;
+        append_audit(&mut tx, key, &audit(number, revoked.len())).await?;
         tx.commit().await?;
         Ok(Ok(CrlRecord {
             ca: ca.to_string(),
@@ -438,6 +475,18 @@ impl Store {
             next_update,
             der,
         }))
+    }
+
+    /// Whether a certificate with this public key (SHA-256 of the SPKI, hex) was revoked for
+    /// key compromise: such keys are never certified again (S/MIME BR §6.1.1.3).
+    pub async fn key_compromised(&self, spki_sha256: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM certificates WHERE spki_sha256 = ? AND revocation_reason = 'key-compromise'",
+        )
+        .bind(spki_sha256)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
     }
 
     /// The newest CRL of `ca`, if any.
@@ -456,14 +505,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// Appends one audit record on its own.
-    pub async fn audit(&self, entry: &AuditEntry) -> Result<AuditRecord> {
-        let mut tx = self.begin().await?;
-        let r = append_audit(&mut tx, entry).await?;
-        tx.commit().await?;
-        Ok(r)
     }
 
     /// Every audit record in order, and the recorded head of the chain.
@@ -513,6 +554,7 @@ fn hex_decode(s: &str) -> Vec<u8> {
 /// recorded head.
 async fn append_audit(
     tx: &mut Transaction<'static, Sqlite>,
+    key: &AuditKey,
     entry: &AuditEntry,
 ) -> Result<AuditRecord> {
     let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
@@ -523,7 +565,7 @@ async fn append_audit(
         None => (0, GENESIS.to_vec()),
     };
     let seq = prev_seq + 1;
-    let hash = record_hash(seq, entry, &prev_hash).to_vec();
+    let hash = record_hash(key, seq, entry, &prev_hash);
     sqlx::query(
         "INSERT INTO audit (seq, at, actor, action, serial, subject, detail, prev_hash, hash)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
