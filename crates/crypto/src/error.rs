@@ -32,6 +32,10 @@ pub enum Error {
     /// Authenticated decryption failed: wrong key, or the data was altered.
     #[error("decryption failed: wrong key or altered data")]
     Decryption,
+    /// Encryption to a public key or under a key-encryption key failed (e.g. the content
+    /// key is too long for the RSA modulus).
+    #[error("encryption failed: {0}")]
+    Encryption(&'static str),
     /// A parameter is out of its allowed range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(&'static str),

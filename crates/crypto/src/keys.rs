@@ -14,6 +14,7 @@ use const_oid::ObjectIdentifier;
 use const_oid::db::{rfc5912, rfc8410};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 /// The key types Cachet issues certificates for, named as the `--key-type` flag names them.
@@ -196,6 +197,18 @@ pub struct PrivateKey {
     inner: Inner,
     pkcs8: Zeroizing<Vec<u8>>,
     spki: Vec<u8>,
+    /// The second view of the same key that decryption and key agreement need (an RSA
+    /// decrypting key, or an ECDH key for P-256/P-384), built from the PKCS#8 on first use.
+    /// `None` inside when the PKCS#8 cannot be read that way (or the type has no such use).
+    secondary: OnceLock<Option<Secondary>>,
+}
+
+/// The cached second view of a [`PrivateKey`].
+enum Secondary {
+    /// RSA key transport (RFC 8017 §7).
+    RsaDecrypting(rsa::PrivateDecryptingKey),
+    /// ECDH on P-256 or P-384 (RFC 5753).
+    Ecdh(agreement::PrivateKey),
 }
 
 impl fmt::Debug for PrivateKey {
@@ -316,6 +329,7 @@ impl PrivateKey {
             inner,
             pkcs8: Zeroizing::new(der_bytes.to_vec()),
             spki,
+            secondary: OnceLock::new(),
         })
     }
 
@@ -367,9 +381,57 @@ impl PrivateKey {
 }
 
 impl PrivateKey {
+    /// The RSA decrypting key (RSA keys only), built once from the PKCS#8.
+    pub(crate) fn rsa_decrypting_key(&self) -> Option<&rsa::PrivateDecryptingKey> {
+        if !self.key_type.is_rsa() {
+            return None;
+        }
+        match self.secondary_view() {
+            Some(Secondary::RsaDecrypting(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The key-agreement view of the key: the ECDH key of a P-256/P-384 key (built once from
+    /// the PKCS#8), or the X25519 key itself. `None` for RSA and Ed25519.
+    pub(crate) fn agreement_key(&self) -> Option<&agreement::PrivateKey> {
+        match &self.inner {
+            Inner::X25519(k) => Some(k),
+            Inner::Ecdsa(_) => match self.secondary_view() {
+                Some(Secondary::Ecdh(k)) => Some(k),
+                _ => None,
+            },
+            Inner::Rsa(_) | Inner::Ed25519(_) => None,
+        }
+    }
+
+    fn secondary_view(&self) -> Option<&Secondary> {
+        self.secondary
+            .get_or_init(|| match self.key_type {
+                KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                    rsa::PrivateDecryptingKey::from_pkcs8(&self.pkcs8)
+                        .ok()
+                        .map(Secondary::RsaDecrypting)
+                }
+                KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+                    let alg = if self.key_type == KeyType::EcdsaP384 {
+                        &agreement::ECDH_P384
+                    } else {
+                        &agreement::ECDH_P256
+                    };
+                    agreement::PrivateKey::from_private_key_der(alg, &self.pkcs8)
+                        .ok()
+                        .map(Secondary::Ecdh)
+                }
+                KeyType::Ed25519 | KeyType::X25519 => None,
+            })
+            .as_ref()
+    }
+
     /// X25519 key agreement (RFC 7748 §6.1) with a peer's raw 32-byte public key; the
     /// shared secret feeds the RFC 8418 HKDF. Other key types give
-    /// [`Error::WrongKeyForOperation`] here: EC key agreement arrives with the CMS engine.
+    /// [`Error::WrongKeyForOperation`] here; [`PrivateKey::ecdh`] covers
+    /// P-256, P-384 and X25519 alike.
     pub fn x25519_agree(&self, peer_public: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         let Inner::X25519(k) = &self.inner else {
             return Err(Error::WrongKeyForOperation {

@@ -285,4 +285,23 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn a_chain_rebuilt_without_the_key_does_not_verify() {
+        // An intruder edits a record and recomputes every hash and the head, but with a key
+        // of their own: every record fails.
+        let mut forged = chain_with(&key(9), 5);
+        forged[2].entry.actor = "mallory".into();
+        let h = head(&forged);
+        let problems = verify_chain(&key(1), &forged, h);
+        assert!(
+            problems.contains(&ChainProblem::Altered { seq: 1 }),
+            "{problems:?}"
+        );
+        let altered = problems
+            .iter()
+            .filter(|p| matches!(p, ChainProblem::Altered { .. }))
+            .count();
+        assert_eq!(altered, 5);
+    }
 }

@@ -533,21 +533,14 @@ impl Store {
         let seq = self.setting(AUDIT_HEAD_SEQ).await?;
         let hash = self.setting(AUDIT_HEAD_HASH).await?;
         let head = match (seq, hash) {
-            (Some(s), Some(h)) => Some((s.parse::<i64>().unwrap_or(-1), hex_decode(&h))),
+            (Some(s), Some(h)) => Some((
+                s.parse::<i64>().unwrap_or(-1),
+                hex::decode(&h).unwrap_or_default(),
+            )),
             _ => None,
         };
         Ok((records, head))
     }
-}
-
-fn hex_encode(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len() / 2)
-        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }
 
 /// Appends `entry` after the newest record, inside the caller's transaction, and moves the
@@ -583,7 +576,7 @@ async fn append_audit(
     .await?;
     for (k, v) in [
         (AUDIT_HEAD_SEQ, seq.to_string()),
-        (AUDIT_HEAD_HASH, hex_encode(&hash)),
+        (AUDIT_HEAD_HASH, hex::encode(&hash)),
     ] {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(k)
