@@ -50,3 +50,53 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     out.copy_from_slice(d::digest(&d::SHA1_FOR_LEGACY_USE_ONLY, data).as_ref());
     out
 }
+
+/// An incremental digest, for content that arrives in pieces (streaming S/MIME).
+#[derive(Clone)]
+pub struct Hasher {
+    alg: DigestAlgorithm,
+    ctx: d::Context,
+}
+
+impl Hasher {
+    /// A new hasher.
+    pub fn new(alg: DigestAlgorithm) -> Self {
+        Hasher { alg, ctx: d::Context::new(alg.alg()) }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> DigestAlgorithm {
+        self.alg
+    }
+
+    /// Adds data.
+    pub fn update(&mut self, data: &[u8]) {
+        self.ctx.update(data);
+    }
+
+    /// The digest of everything added.
+    pub fn finish(self) -> Vec<u8> {
+        self.ctx.finish().as_ref().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incremental_equals_one_shot() {
+        for alg in [DigestAlgorithm::Sha1, DigestAlgorithm::Sha256, DigestAlgorithm::Sha384, DigestAlgorithm::Sha512] {
+            let mut h = Hasher::new(alg);
+            h.update(b"hello ");
+            h.update(b"world");
+            assert_eq!(h.finish(), alg.digest(b"hello world"));
+            assert_eq!(alg.digest(b"").len(), alg.output_len());
+        }
+        // FIPS 180-4 example: SHA-256("abc").
+        assert_eq!(
+            hex::encode(sha256(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
