@@ -94,6 +94,11 @@ enum Command {
         #[arg(long, default_value = ISSUING, value_parser = [ISSUING, ROOT])]
         ca: String,
     },
+    /// Sign, verify, encrypt and decrypt S/MIME messages.
+    Smime {
+        #[command(subcommand)]
+        command: crate::smime_cmd::SmimeCommand,
+    },
     /// Offline PKI tools.
     Pki {
         #[command(subcommand)]
@@ -429,6 +434,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Cert { command } => cert_command(command).await,
         Command::Pki { command } => pki_command(command),
+        Command::Smime { command } => crate::smime_cmd::run(command, now()),
         Command::Crl {
             data,
             unlock: u,

@@ -6,6 +6,7 @@
 
 mod commands;
 mod io;
+mod smime_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;

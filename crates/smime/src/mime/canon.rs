@@ -4,7 +4,10 @@
 
 /// Converts bare LF to CRLF in one pass; CRLF and lone CR are left as they are.
 pub fn to_crlf(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let bare = input.iter().enumerate().any(|(i, &b)| b == b'\n' && (i == 0 || input[i - 1] != b'\r'));
+    let bare = input
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || input[i - 1] != b'\r'));
     if !bare {
         return std::borrow::Cow::Borrowed(input);
     }
@@ -27,7 +30,11 @@ impl CrlfWriter {
         let mut start = 0;
         for (i, &b) in chunk.iter().enumerate() {
             if b == b'\n' {
-                let prev_cr = if i == 0 { self.last_was_cr } else { chunk[i - 1] == b'\r' };
+                let prev_cr = if i == 0 {
+                    self.last_was_cr
+                } else {
+                    chunk[i - 1] == b'\r'
+                };
                 if !prev_cr {
                     sink(&chunk[start..i]);
                     sink(b"\r\n");

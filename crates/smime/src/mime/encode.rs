@@ -19,8 +19,16 @@ pub fn base64_encode_lines(data: &[u8]) -> Vec<u8> {
         let quad = [
             B64[(n >> 18) as usize & 63],
             B64[(n >> 12) as usize & 63],
-            if chunk.len() > 1 { B64[(n >> 6) as usize & 63] } else { b'=' },
-            if chunk.len() > 2 { B64[n as usize & 63] } else { b'=' },
+            if chunk.len() > 1 {
+                B64[(n >> 6) as usize & 63]
+            } else {
+                b'='
+            },
+            if chunk.len() > 2 {
+                B64[n as usize & 63]
+            } else {
+                b'='
+            },
         ];
         out.extend_from_slice(&quad);
         col += 4;
@@ -54,10 +62,16 @@ pub fn base64_decode(text: &[u8]) -> Result<Vec<u8>, MimeError> {
                 continue;
             }
             b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => return Err(MimeError::Malformed(format!("invalid base64 character at byte {i}"))),
+            _ => {
+                return Err(MimeError::Malformed(format!(
+                    "invalid base64 character at byte {i}"
+                )));
+            }
         };
         if pad > 0 {
-            return Err(MimeError::Malformed(format!("base64 data after padding at byte {i}")));
+            return Err(MimeError::Malformed(format!(
+                "base64 data after padding at byte {i}"
+            )));
         }
         acc = (acc << 6) | u32::from(v);
         bits += 6;
@@ -86,7 +100,12 @@ pub fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
             let at_end = i + 1 == len;
             let from_line = i == 0 && line.starts_with(b"From ");
             let lone_dot = i == 0 && line == b".";
-            let must = b == b'=' || b >= 0x7f || (b < 0x20 && b != b'\t') || ((b == b' ' || b == b'\t') && at_end) || from_line || lone_dot;
+            let must = b == b'='
+                || b >= 0x7f
+                || (b < 0x20 && b != b'\t')
+                || ((b == b' ' || b == b'\t') && at_end)
+                || from_line
+                || lone_dot;
             let width = if must { 3 } else { 1 };
             if col + width > 75 {
                 out.extend_from_slice(b"=\r\n");
@@ -114,7 +133,11 @@ fn split_lines(data: &[u8]) -> Vec<&[u8]> {
     let mut start = 0;
     for (i, &b) in data.iter().enumerate() {
         if b == b'\n' {
-            let end = if i > start && data[i - 1] == b'\r' { i - 1 } else { i };
+            let end = if i > start && data[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
             v.push(&data[start..end]);
             start = i + 1;
         }
@@ -151,9 +174,16 @@ pub fn make_7bit_safe<'a>(entity: &'a [u8], limits: &Limits) -> Result<Cow<'a, [
     make_safe_at(entity, limits, 0)
 }
 
-fn make_safe_at<'a>(entity: &'a [u8], limits: &Limits, depth: usize) -> Result<Cow<'a, [u8]>, MimeError> {
+fn make_safe_at<'a>(
+    entity: &'a [u8],
+    limits: &Limits,
+    depth: usize,
+) -> Result<Cow<'a, [u8]>, MimeError> {
     if depth > limits.max_depth {
-        return Err(MimeError::TooLarge(format!("MIME nesting deeper than {}", limits.max_depth)));
+        return Err(MimeError::TooLarge(format!(
+            "MIME nesting deeper than {}",
+            limits.max_depth
+        )));
     }
     let h = parse_header_block(entity, limits)?;
     let body = &entity[h.body_start..];
@@ -198,7 +228,9 @@ fn make_safe_at<'a>(entity: &'a [u8], limits: &Limits, depth: usize) -> Result<C
     for f in &h.fields {
         if f.is("Content-Transfer-Encoding") {
             if !wrote_cte {
-                out.extend_from_slice(format!("Content-Transfer-Encoding: {new_cte}\r\n").as_bytes());
+                out.extend_from_slice(
+                    format!("Content-Transfer-Encoding: {new_cte}\r\n").as_bytes(),
+                );
                 wrote_cte = true;
             }
         } else {
@@ -228,7 +260,10 @@ fn needs_encoding_outside(body: &[u8], parts: &[std::ops::Range<usize>]) -> bool
 pub fn content_type(mime_type: &str, params: &[(&str, &str)]) -> String {
     ContentType {
         mime_type: mime_type.to_string(),
-        params: params.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        params: params
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
     }
     .to_header_value()
 }
@@ -254,7 +289,10 @@ mod tests {
     #[test]
     fn quoted_printable_is_7bit_and_short_lined() {
         let qp = quoted_printable_encode("Grüße = 100%\r\nFrom me \r\n.\r\n".as_bytes());
-        assert_eq!(qp, b"Gr=C3=BC=C3=9Fe =3D 100%\r\n=46rom me=20\r\n=2E\r\n".to_vec());
+        assert_eq!(
+            qp,
+            b"Gr=C3=BC=C3=9Fe =3D 100%\r\n=46rom me=20\r\n=2E\r\n".to_vec()
+        );
         let long = quoted_printable_encode(&[b'a'; 200]);
         assert!(long.split(|&b| b == b'\n').all(|l| l.len() <= 77));
         assert!(!needs_encoding(&qp));
@@ -265,11 +303,19 @@ mod tests {
         let entity = "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGrüße\r\n--b\r\nContent-Type: text/plain\r\n\r\nascii only\r\n--b--\r\n";
         let out = make_7bit_safe(entity.as_bytes(), &Limits::default()).unwrap();
         let text = String::from_utf8(out.into_owned()).unwrap();
-        assert!(text.contains("Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n--b"), "{text}");
+        assert!(
+            text.contains(
+                "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n--b"
+            ),
+            "{text}"
+        );
         assert!(text.contains("Content-Type: text/plain\r\n\r\nascii only\r\n--b--"));
         assert!(!needs_encoding(text.as_bytes()));
         let safe = b"Content-Type: text/plain\r\n\r\nhello\r\n";
-        assert!(matches!(make_7bit_safe(safe, &Limits::default()).unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(
+            make_7bit_safe(safe, &Limits::default()).unwrap(),
+            Cow::Borrowed(_)
+        ));
         let bin = b"Content-Type: application/octet-stream\r\n\r\n\x00\x01\xff";
         let out = make_7bit_safe(bin, &Limits::default()).unwrap();
         assert!(out.ends_with(b"Content-Transfer-Encoding: base64\r\n\r\nAAH/\r\n"));

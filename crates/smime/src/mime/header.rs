@@ -42,7 +42,8 @@ impl HeaderField<'_> {
     /// Whether this is a MIME content field (`Content-*` or `MIME-Version`), which belongs to
     /// the entity rather than to the message envelope.
     pub fn is_content_field(&self) -> bool {
-        self.is("MIME-Version") || self.name.len() > 8 && self.name[..8].eq_ignore_ascii_case("content-")
+        self.is("MIME-Version")
+            || self.name.len() > 8 && self.name[..8].eq_ignore_ascii_case("content-")
     }
 }
 
@@ -89,26 +90,43 @@ fn eol_at(input: &[u8], i: usize) -> usize {
 
 /// Parses the header block at the start of `input`. Lines may end in CRLF or LF (mail
 /// stored on Unix systems); continuation lines start with a space or tab.
-pub fn parse_header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<HeaderBlock<'a>, MimeError> {
+pub fn parse_header_block<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Result<HeaderBlock<'a>, MimeError> {
     let mut fields = Vec::new();
     let mut i = 0;
     loop {
         if i >= input.len() {
-            return Ok(HeaderBlock { fields, body_start: input.len() });
+            return Ok(HeaderBlock {
+                fields,
+                body_start: input.len(),
+            });
         }
         if i > limits.max_header_bytes {
-            return Err(MimeError::TooLarge(format!("header block larger than {} bytes", limits.max_header_bytes)));
+            return Err(MimeError::TooLarge(format!(
+                "header block larger than {} bytes",
+                limits.max_header_bytes
+            )));
         }
         let eol = eol_at(input, i);
         if eol > 0 {
-            return Ok(HeaderBlock { fields, body_start: i + eol });
+            return Ok(HeaderBlock {
+                fields,
+                body_start: i + eol,
+            });
         }
         if fields.len() >= limits.max_fields {
-            return Err(MimeError::TooLarge(format!("more than {} header fields", limits.max_fields)));
+            return Err(MimeError::TooLarge(format!(
+                "more than {} header fields",
+                limits.max_fields
+            )));
         }
         // One field: up to the first line ending not followed by white space.
         let start = i;
-        let search_end = input.len().min(start.saturating_add(limits.max_header_bytes + 1));
+        let search_end = input
+            .len()
+            .min(start.saturating_add(limits.max_header_bytes + 1));
         let mut end = None;
         let mut j = start;
         while j < search_end {
@@ -129,18 +147,22 @@ pub fn parse_header_block<'a>(input: &'a [u8], limits: &Limits) -> Result<Header
             Some(e) => e,
             None if search_end == input.len() => input.len(),
             None => {
-                return Err(MimeError::TooLarge(format!("header block larger than {} bytes", limits.max_header_bytes)));
+                return Err(MimeError::TooLarge(format!(
+                    "header block larger than {} bytes",
+                    limits.max_header_bytes
+                )));
             }
         };
         let raw = &input[start..end];
-        let colon = raw
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or_else(|| MimeError::Malformed(format!("header line at byte {start} has no colon")))?;
+        let colon = raw.iter().position(|&b| b == b':').ok_or_else(|| {
+            MimeError::Malformed(format!("header line at byte {start} has no colon"))
+        })?;
         let name = std::str::from_utf8(&raw[..colon])
             .ok()
             .filter(|n| !n.is_empty() && n.bytes().all(|b| (33..=126).contains(&b)))
-            .ok_or_else(|| MimeError::Malformed(format!("invalid header field name at byte {start}")))?;
+            .ok_or_else(|| {
+                MimeError::Malformed(format!("invalid header field name at byte {start}"))
+            })?;
         let mut value = &raw[colon + 1..];
         if value.ends_with(b"\r\n") {
             value = &value[..value.len() - 2];
@@ -168,12 +190,18 @@ pub struct ContentType {
 impl ContentType {
     /// `text/plain; charset=us-ascii` (RFC 2045 §5.2).
     pub fn default_text() -> Self {
-        ContentType { mime_type: "text/plain".into(), params: vec![("charset".into(), "us-ascii".into())] }
+        ContentType {
+            mime_type: "text/plain".into(),
+            params: vec![("charset".into(), "us-ascii".into())],
+        }
     }
 
     /// A parameter's value.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether the type is `t` (case-insensitive, e.g. "multipart/signed").
@@ -191,9 +219,14 @@ impl ContentType {
         let v = strip_comments(value);
         let mut parts = split_params(&v).into_iter();
         let mime_type = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let valid = mime_type.split_once('/').is_some_and(|(t, s)| is_token(t) && is_token(s));
+        let valid = mime_type
+            .split_once('/')
+            .is_some_and(|(t, s)| is_token(t) && is_token(s));
         if !valid {
-            return Err(MimeError::Malformed(format!("Content-Type '{}' is not type/subtype", value.trim())));
+            return Err(MimeError::Malformed(format!(
+                "Content-Type '{}' is not type/subtype",
+                value.trim()
+            )));
         }
         let mut raw_params: Vec<(String, String)> = Vec::new();
         for p in parts {
@@ -206,10 +239,15 @@ impl ContentType {
             };
             raw_params.push((name.trim().to_ascii_lowercase(), unquote(val.trim())));
             if raw_params.len() > 64 {
-                return Err(MimeError::TooLarge("more than 64 Content-Type parameters".into()));
+                return Err(MimeError::TooLarge(
+                    "more than 64 Content-Type parameters".into(),
+                ));
             }
         }
-        Ok(ContentType { mime_type, params: join_rfc2231(raw_params) })
+        Ok(ContentType {
+            mime_type,
+            params: join_rfc2231(raw_params),
+        })
     }
 
     /// Serialises as a header value, quoting values that need it.
@@ -238,7 +276,9 @@ impl ContentType {
 
 /// RFC 2045 token: printable ASCII except SPACE and tspecials.
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b > 32 && b < 127 && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b > 32 && b < 127 && !b"()<>@,;:\\\"/[]?=".contains(&b))
 }
 
 /// Removes RFC 5322 comments (parentheses, nested, outside quoted strings).
@@ -370,7 +410,9 @@ fn percent_decode(v: &str) -> Vec<u8> {
     while i < b.len() {
         if b[i] == b'%'
             && i + 3 <= b.len()
-            && let Some(h) = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(h) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(h);
             i += 3;
@@ -401,7 +443,10 @@ mod tests {
         let h = parse_header_block(msg, &Limits::default()).unwrap();
         assert_eq!(h.fields.len(), 3);
         assert_eq!(h.get("subject").unwrap().unfolded(), "hello  world");
-        assert_eq!(h.get("Subject").unwrap().raw, b"Subject: hello\r\n  world\r\n");
+        assert_eq!(
+            h.get("Subject").unwrap().raw,
+            b"Subject: hello\r\n  world\r\n"
+        );
         assert_eq!(&msg[h.body_start..], b"body");
         assert!(h.get("content-type").unwrap().is_content_field());
         assert!(!h.get("from").unwrap().is_content_field());
@@ -414,12 +459,18 @@ mod tests {
         assert!(parse_header_block(b"no colon here\r\n\r\n", &Limits::default()).is_err());
         let huge = vec![b'X'; 2 << 20];
         let limits = Limits::default();
-        assert!(matches!(parse_header_block(&huge, &limits), Err(MimeError::TooLarge(_))));
+        assert!(matches!(
+            parse_header_block(&huge, &limits),
+            Err(MimeError::TooLarge(_))
+        ));
         let mut many = Vec::new();
         for _ in 0..3000 {
             many.extend_from_slice(b"X: y\r\n");
         }
-        assert!(matches!(parse_header_block(&many, &limits), Err(MimeError::TooLarge(_))));
+        assert!(matches!(
+            parse_header_block(&many, &limits),
+            Err(MimeError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -432,7 +483,9 @@ mod tests {
         assert_eq!(ct.param("PROTOCOL"), Some("application/pkcs7-signature"));
         assert_eq!(ct.param("micalg"), Some("SHA-256"));
         assert_eq!(ct.param("boundary"), Some("----=_x;y"));
-        let ct = ContentType::parse("application/pkcs7-mime; name*0*=utf-8''sm%C3%AFme; name*1=.p7m").unwrap();
+        let ct =
+            ContentType::parse("application/pkcs7-mime; name*0*=utf-8''sm%C3%AFme; name*1=.p7m")
+                .unwrap();
         assert_eq!(ct.param("name"), Some("smïme.p7m"));
         assert!(ContentType::parse("garbage").is_err());
         let round = ContentType::parse(&ct.to_header_value()).unwrap();

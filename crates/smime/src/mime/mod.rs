@@ -41,6 +41,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_header_bytes: 1 << 20, max_fields: 2_000, max_parts: 10_000, max_depth: 16 }
+        Limits {
+            max_header_bytes: 1 << 20,
+            max_fields: 2_000,
+            max_parts: 10_000,
+            max_depth: 16,
+        }
     }
 }

@@ -24,8 +24,15 @@ pub fn check_boundary(b: &str) -> Result<(), MimeError> {
     let ok = !b.is_empty()
         && b.len() <= 70
         && !b.ends_with(' ')
-        && b.bytes().all(|c| c.is_ascii_alphanumeric() || ALLOWED.contains(&c));
-    if ok { Ok(()) } else { Err(MimeError::Malformed(format!("invalid multipart boundary '{b}'"))) }
+        && b.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || ALLOWED.contains(&c));
+    if ok {
+        Ok(())
+    } else {
+        Err(MimeError::Malformed(format!(
+            "invalid multipart boundary '{b}'"
+        )))
+    }
 }
 
 /// If a delimiter line for `boundary` starts at `body[i..]` (at the start of a line),
@@ -34,7 +41,11 @@ fn delimiter_at(body: &[u8], i: usize, boundary: &[u8]) -> Option<(bool, usize)>
     let rest = body.get(i..)?;
     let after_dashes = rest.strip_prefix(b"--")?;
     let after = after_dashes.strip_prefix(boundary)?;
-    let (close, mut j) = if after.starts_with(b"--") { (true, 2) } else { (false, 0) };
+    let (close, mut j) = if after.starts_with(b"--") {
+        (true, 2)
+    } else {
+        (false, 0)
+    };
     while matches!(after.get(j), Some(b' ' | b'\t')) {
         j += 1;
     }
@@ -71,17 +82,26 @@ pub fn split(body: &[u8], boundary: &str, limits: &Limits) -> Result<Multipart, 
                 }
                 parts.push(s..end.max(s));
                 if parts.len() > limits.max_parts {
-                    return Err(MimeError::TooLarge(format!("more than {} body parts", limits.max_parts)));
+                    return Err(MimeError::TooLarge(format!(
+                        "more than {} body parts",
+                        limits.max_parts
+                    )));
                 }
             }
             if close {
-                return Ok(Multipart { parts, closed: true });
+                return Ok(Multipart {
+                    parts,
+                    closed: true,
+                });
             }
             part_start = Some(next);
             line_start = next;
             continue;
         }
-        match body[line_start.min(body.len())..].iter().position(|&c| c == b'\n') {
+        match body[line_start.min(body.len())..]
+            .iter()
+            .position(|&c| c == b'\n')
+        {
             Some(off) => line_start += off + 1,
             None => break,
         }
@@ -91,9 +111,14 @@ pub fn split(body: &[u8], boundary: &str, limits: &Limits) -> Result<Multipart, 
         parts.push(s..body.len());
     }
     if parts.is_empty() {
-        return Err(MimeError::Malformed(format!("no body part delimited by boundary '{boundary}'")));
+        return Err(MimeError::Malformed(format!(
+            "no body part delimited by boundary '{boundary}'"
+        )));
     }
-    Ok(Multipart { parts, closed: false })
+    Ok(Multipart {
+        parts,
+        closed: false,
+    })
 }
 
 #[cfg(test)]
@@ -105,7 +130,10 @@ mod tests {
         let body = b"preamble\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XYZ  \r\nsecond\r\n--XYZ--\r\nepilogue";
         let m = split(body, "XYZ", &Limits::default()).unwrap();
         assert!(m.closed);
-        assert_eq!(&body[m.parts[0].clone()], b"Content-Type: text/plain\r\n\r\nhello");
+        assert_eq!(
+            &body[m.parts[0].clone()],
+            b"Content-Type: text/plain\r\n\r\nhello"
+        );
         assert_eq!(&body[m.parts[1].clone()], b"second");
     }
 
@@ -128,6 +156,9 @@ mod tests {
         for _ in 0..20_000 {
             body.extend_from_slice(b"--b\r\nx\r\n");
         }
-        assert!(matches!(split(&body, "b", &Limits::default()), Err(MimeError::TooLarge(_))));
+        assert!(matches!(
+            split(&body, "b", &Limits::default()),
+            Err(MimeError::TooLarge(_))
+        ));
     }
 }

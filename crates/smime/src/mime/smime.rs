@@ -71,11 +71,13 @@ pub enum Layer {
 }
 
 fn is_pkcs7_signature(t: &str) -> bool {
-    t.eq_ignore_ascii_case("application/pkcs7-signature") || t.eq_ignore_ascii_case("application/x-pkcs7-signature")
+    t.eq_ignore_ascii_case("application/pkcs7-signature")
+        || t.eq_ignore_ascii_case("application/x-pkcs7-signature")
 }
 
 fn is_pkcs7_mime(t: &str) -> bool {
-    t.eq_ignore_ascii_case("application/pkcs7-mime") || t.eq_ignore_ascii_case("application/x-pkcs7-mime")
+    t.eq_ignore_ascii_case("application/pkcs7-mime")
+        || t.eq_ignore_ascii_case("application/x-pkcs7-mime")
 }
 
 /// Decodes a body according to its Content-Transfer-Encoding (CMS bodies are base64 in mail;
@@ -84,7 +86,9 @@ fn decode_body(cte: &str, body: &[u8]) -> Result<Vec<u8>, MimeError> {
     match cte {
         "base64" => base64_decode(body),
         "7bit" | "8bit" | "binary" => Ok(body.to_vec()),
-        other => Err(MimeError::Malformed(format!("a CMS body in transfer encoding '{other}'"))),
+        other => Err(MimeError::Malformed(format!(
+            "a CMS body in transfer encoding '{other}'"
+        ))),
     }
 }
 
@@ -123,10 +127,15 @@ pub fn classify(entity: &[u8], limits: &Limits) -> Result<Layer, MimeError> {
     }
     if is_pkcs7_mime(&ct.mime_type)
         || (ct.is("application/octet-stream")
-            && ct.param("name").is_some_and(|n| n.to_ascii_lowercase().ends_with(".p7m")))
+            && ct
+                .param("name")
+                .is_some_and(|n| n.to_ascii_lowercase().ends_with(".p7m")))
     {
         let cms = decode_body(&h.transfer_encoding(), &entity[body_start..])?;
-        return Ok(Layer::Pkcs7Mime { smime_type: SmimeType::parse(ct.param("smime-type")), cms });
+        return Ok(Layer::Pkcs7Mime {
+            smime_type: SmimeType::parse(ct.param("smime-type")),
+            cms,
+        });
     }
     Ok(Layer::Content)
 }
@@ -143,7 +152,10 @@ pub struct SplitMessage<'a> {
 }
 
 /// Splits an RFC 5322 message (or a bare MIME entity) for wrapping.
-pub fn split_message<'a>(message: &'a [u8], limits: &Limits) -> Result<SplitMessage<'a>, MimeError> {
+pub fn split_message<'a>(
+    message: &'a [u8],
+    limits: &Limits,
+) -> Result<SplitMessage<'a>, MimeError> {
     let h = parse_header_block(message, limits)?;
     let mut inner = Vec::with_capacity(message.len() - h.body_start + 256);
     let mut outer = Vec::new();
@@ -163,7 +175,17 @@ pub fn split_message<'a>(message: &'a [u8], limits: &Limits) -> Result<SplitMess
         }
     }
     if !has_ct {
-        inner.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+        // RFC 2045 §5.2's default is us-ascii; a body that is valid UTF-8 with 8-bit bytes
+        // (what a plain-text tool writes today) is labelled as what it is.
+        let body = &message[h.body_start..];
+        let charset = if !body.is_ascii() && std::str::from_utf8(body).is_ok() {
+            "utf-8"
+        } else {
+            "us-ascii"
+        };
+        inner.extend_from_slice(
+            format!("Content-Type: text/plain; charset={charset}\r\n").as_bytes(),
+        );
     }
     inner.extend_from_slice(b"\r\n");
     inner.extend_from_slice(&message[h.body_start..]);
@@ -171,8 +193,9 @@ pub fn split_message<'a>(message: &'a [u8], limits: &Limits) -> Result<SplitMess
 }
 
 fn push_outer(out: &mut Vec<u8>, outer: &[HeaderField<'_>]) {
+    // The whole message Cachet writes uses CRLF, whatever the input used.
     for f in outer {
-        out.extend_from_slice(f.raw);
+        out.extend_from_slice(&super::canon::to_crlf(f.raw));
         if !f.raw.ends_with(b"\n") {
             out.extend_from_slice(b"\r\n");
         }
@@ -206,7 +229,11 @@ pub fn build_multipart_signed(
     push_outer(&mut out, outer);
     let ct = content_type(
         "multipart/signed",
-        &[("protocol", "application/pkcs7-signature"), ("micalg", micalg), ("boundary", boundary)],
+        &[
+            ("protocol", "application/pkcs7-signature"),
+            ("micalg", micalg),
+            ("boundary", boundary),
+        ],
     );
     out.extend_from_slice(format!("Content-Type: {ct}\r\n\r\n").as_bytes());
     out.extend_from_slice(b"This is an S/MIME signed message\r\n\r\n");
@@ -223,10 +250,17 @@ pub fn build_multipart_signed(
 }
 
 /// application/pkcs7-mime (RFC 8551 §3.2) carrying `cms_der`, base64-encoded.
-pub fn build_pkcs7_mime(outer: &[HeaderField<'_>], smime_type: SmimeType, cms_der: &[u8]) -> Vec<u8> {
+pub fn build_pkcs7_mime(
+    outer: &[HeaderField<'_>],
+    smime_type: SmimeType,
+    cms_der: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(cms_der.len() * 4 / 3 + 1024);
     push_outer(&mut out, outer);
-    let ct = content_type("application/pkcs7-mime", &[("smime-type", smime_type.name()), ("name", "smime.p7m")]);
+    let ct = content_type(
+        "application/pkcs7-mime",
+        &[("smime-type", smime_type.name()), ("name", "smime.p7m")],
+    );
     out.extend_from_slice(format!("Content-Type: {ct}\r\n").as_bytes());
     out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n");
     out.extend_from_slice(b"Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n");
@@ -253,11 +287,23 @@ mod tests {
         assert_eq!(split.outer.len(), 3);
         assert_eq!(split.inner, b"Content-Type: text/plain\r\n\r\nhello\r\n");
         let b = fresh_boundary(&split.inner, &mut counter());
-        let signed = build_multipart_signed(&split.outer, &split.inner, b"\x30\x03\x02\x01\x01", "sha-256", &b);
+        let signed = build_multipart_signed(
+            &split.outer,
+            &split.inner,
+            b"\x30\x03\x02\x01\x01",
+            "sha-256",
+            &b,
+        );
         let text = String::from_utf8_lossy(&signed);
-        assert!(text.starts_with("From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"));
+        assert!(text.starts_with(
+            "From: alice@example.com\r\nTo: bob@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\n"
+        ));
         match classify(&signed, &Limits::default()).unwrap() {
-            Layer::DetachedSigned { content, signature, micalg } => {
+            Layer::DetachedSigned {
+                content,
+                signature,
+                micalg,
+            } => {
                 assert_eq!(&signed[content], &split.inner[..]);
                 assert_eq!(signature, b"\x30\x03\x02\x01\x01");
                 assert_eq!(micalg.as_deref(), Some("sha-256"));
@@ -269,14 +315,23 @@ mod tests {
     #[test]
     fn build_then_classify_pkcs7_mime() {
         let split = split_message(b"Subject: x\r\n\r\nbody", &Limits::default()).unwrap();
-        assert_eq!(split.inner, b"Content-Type: text/plain; charset=us-ascii\r\n\r\nbody");
+        assert_eq!(
+            split.inner,
+            b"Content-Type: text/plain; charset=us-ascii\r\n\r\nbody"
+        );
         let m = build_pkcs7_mime(&split.outer, SmimeType::AuthEnvelopedData, b"\x30\x00");
         assert!(String::from_utf8_lossy(&m).contains("smime-type=authEnveloped-data"));
         assert_eq!(
             classify(&m, &Limits::default()).unwrap(),
-            Layer::Pkcs7Mime { smime_type: SmimeType::AuthEnvelopedData, cms: b"\x30\x00".to_vec() }
+            Layer::Pkcs7Mime {
+                smime_type: SmimeType::AuthEnvelopedData,
+                cms: b"\x30\x00".to_vec()
+            }
         );
-        assert_eq!(classify(b"Content-Type: text/plain\r\n\r\nx", &Limits::default()).unwrap(), Layer::Content);
+        assert_eq!(
+            classify(b"Content-Type: text/plain\r\n\r\nx", &Limits::default()).unwrap(),
+            Layer::Content
+        );
     }
 
     #[test]
@@ -285,7 +340,8 @@ mod tests {
         assert!(classify(one_part, &Limits::default()).is_err());
         let wrong = b"Content-Type: multipart/signed; boundary=b\r\n\r\n--b\r\nx\r\n--b\r\nContent-Type: text/plain\r\n\r\ny\r\n--b--\r\n";
         assert!(classify(wrong, &Limits::default()).is_err());
-        let boundary_in_content = fresh_boundary(b"----=_cachet_010101010101010101010101", &mut counter());
+        let boundary_in_content =
+            fresh_boundary(b"----=_cachet_010101010101010101010101", &mut counter());
         assert!(boundary_in_content.ends_with("020202020202020202020202"));
     }
 }

@@ -1,0 +1,434 @@
+//! `cachet smime sign|verify`: S/MIME messages (RFC 8551) or raw CMS, from files or pipes.
+
+use crate::io::{CliError, Result, read_file, write_output};
+use cachet_crypto::PrivateKey;
+use cachet_pki::ParsedCertificate;
+use cachet_pki::verdict::{Code, Severity, Verdict};
+use cachet_smime::ber::BerLimits;
+use cachet_smime::mime::canon::to_crlf;
+use cachet_smime::mime::encode::make_7bit_safe;
+use cachet_smime::mime::header::parse_header_block;
+use cachet_smime::mime::smime::{self as wrap, Layer, SmimeType, classify, split_message};
+use cachet_smime::mime::{Limits, MimeError};
+use cachet_smime::signed::{
+    self, ContentDigests, SidKind, SignRequest, SignedContent, Signer, VerifyOptions,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Input and output encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// An S/MIME message (MIME).
+    #[default]
+    Smime,
+    /// Raw CMS, DER.
+    Der,
+    /// Raw CMS, PEM ("CMS").
+    Pem,
+}
+
+#[derive(Args, Clone)]
+pub struct Io {
+    /// Input file (default: standard input).
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Output file (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// smime (a MIME message), der or pem (raw CMS).
+    #[arg(long, value_enum, default_value_t = Format::Smime)]
+    format: Format,
+}
+
+#[derive(Subcommand)]
+pub enum SmimeCommand {
+    /// Sign a message: multipart/signed by default, application/pkcs7-mime with --opaque.
+    Sign {
+        /// The signer's certificate.
+        #[arg(long, value_name = "FILE")]
+        cert: PathBuf,
+        /// The signer's private key (PKCS#8, PEM or DER).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Certificates to carry with the signature (intermediates).
+        #[arg(long, value_name = "FILE")]
+        chain: Option<PathBuf>,
+        /// Encapsulate the content in the signature (signed-data) instead of detaching it.
+        #[arg(long)]
+        opaque: bool,
+        /// Identify the signer by subjectKeyIdentifier instead of issuer and serial number.
+        #[arg(long)]
+        ski: bool,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Verify a signed message; exit 0 when valid, 1 when not, 2 when unreadable.
+    Verify {
+        /// Trust anchors (PEM bundle or DER); repeatable.
+        #[arg(long, value_name = "FILE")]
+        trust: Vec<PathBuf>,
+        /// More certificates that may complete the chain.
+        #[arg(long, value_name = "FILE")]
+        intermediates: Vec<PathBuf>,
+        /// Check validity at this time (RFC 3339) instead of now.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// The detached content of a raw (der/pem) signature.
+        #[arg(long, value_name = "FILE")]
+        content: Option<PathBuf>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        io: Io,
+    },
+}
+
+fn read_input(path: Option<&PathBuf>, what: &str) -> Result<Vec<u8>> {
+    match path {
+        Some(p) => read_file(p, what),
+        None => {
+            use std::io::Read;
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .take(1 << 30)
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
+            Ok(buf)
+        }
+    }
+}
+
+fn read_certs(path: &std::path::Path, what: &str) -> Result<Vec<ParsedCertificate>> {
+    let bytes = read_file(path, what)?;
+    ParsedCertificate::from_pem_or_der(&bytes)
+        .map_err(|e| CliError(format!("{what} {}: {e}", path.display())))
+}
+
+fn read_key(path: &std::path::Path) -> Result<PrivateKey> {
+    let bytes = zeroize::Zeroizing::new(read_file(path, "private key")?);
+    let der = if cachet_pki::pem::is_pem(&bytes) {
+        let blocks = cachet_pki::pem::decode_all(&bytes)
+            .map_err(|e| CliError(format!("private key {}: {e}", path.display())))?;
+        let (label, der) = blocks
+            .into_iter()
+            .next()
+            .ok_or_else(|| CliError(format!("private key {}: no PEM block", path.display())))?;
+        if label != "PRIVATE KEY" {
+            return Err(CliError(format!(
+                "private key {}: a '{label}' block; Cachet reads unencrypted PKCS#8 ('PRIVATE KEY'): convert with `openssl pkcs8 -topk8 -nocrypt`",
+                path.display()
+            )));
+        }
+        zeroize::Zeroizing::new(der)
+    } else {
+        bytes
+    };
+    PrivateKey::from_pkcs8_der(&der)
+        .map_err(|e| CliError(format!("private key {}: {e}", path.display())))
+}
+
+fn parse_time(s: &str) -> Result<u64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            CliError(format!(
+                "--at '{s}' is not an RFC 3339 time (e.g. 2026-11-23T12:00:00Z): {e}"
+            ))
+        })?;
+    u64::try_from(t.unix_timestamp()).map_err(|_| CliError(format!("--at '{s}' is before 1970")))
+}
+
+/// Decodes raw CMS input (DER, or PEM with label CMS / PKCS7).
+fn raw_cms(bytes: &[u8], format: Format) -> Result<Vec<u8>> {
+    match format {
+        Format::Pem => cachet_pki::pem::der_objects(bytes, &["CMS", "PKCS7"], "CMS")
+            .map_err(|e| CliError(e.to_string()))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| CliError("no CMS block found".into())),
+        _ => Ok(bytes.to_vec()),
+    }
+}
+
+fn encode_raw(der: &[u8], format: Format) -> Vec<u8> {
+    match format {
+        Format::Pem => cachet_pki::pem::encode("CMS", der).into_bytes(),
+        _ => der.to_vec(),
+    }
+}
+
+/// The addr-spec of a From header value ("Alice <alice@example.com>" → alice@example.com).
+fn from_address(value: &str) -> Option<String> {
+    let v = value.trim();
+    let addr = match (v.rfind('<'), v.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &v[a + 1..b],
+        _ => v,
+    };
+    let addr = addr.trim();
+    addr.contains('@').then(|| addr.to_string())
+}
+
+/// Runs an `smime` subcommand.
+pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
+    let limits = Limits::default();
+    match cmd {
+        SmimeCommand::Sign {
+            cert,
+            key,
+            chain,
+            opaque,
+            ski,
+            io,
+        } => {
+            let certs = read_certs(&cert, "certificate")?;
+            let signer_cert = certs
+                .first()
+                .ok_or_else(|| CliError(format!("certificate {}: empty", cert.display())))?;
+            let key = read_key(&key)?;
+            let chain = match &chain {
+                Some(p) => read_certs(p, "chain")?,
+                None => certs[1..].to_vec(),
+            };
+            let input = read_input(io.input.as_ref(), "message")?;
+            let d = signed::digest_for(key.key_type());
+            let sid = if ski {
+                SidKind::SubjectKeyIdentifier
+            } else {
+                SidKind::IssuerAndSerialNumber
+            };
+            let sign_content = |content: &[u8], encapsulate: bool| -> Result<Vec<u8>> {
+                let digests = ContentDigests::of(content, [d]);
+                let signers = [Signer {
+                    certificate: signer_cert,
+                    key: &key,
+                    chain: &chain,
+                }];
+                signed::sign(&SignRequest {
+                    signers: &signers,
+                    digests: &digests,
+                    encapsulated: encapsulate.then_some(content),
+                    signing_time: now,
+                    sid,
+                })
+                .map_err(|e| CliError(format!("cannot sign: {e}")))
+            };
+            let out = match io.format {
+                Format::Der | Format::Pem => encode_raw(&sign_content(&input, opaque)?, io.format),
+                Format::Smime => {
+                    let split = split_message(&input, &limits)
+                        .map_err(|e| CliError(format!("message: {e}")))?;
+                    // 8-bit content is made 7-bit safe before signing (RFC 8551 §3.1.2), then
+                    // canonicalised to CRLF (§3.1.1): exactly these bytes are signed and sent.
+                    let safe = make_7bit_safe(&split.inner, &limits)
+                        .map_err(|e| CliError(format!("message: {e}")))?;
+                    let entity = to_crlf(&safe).into_owned();
+                    if opaque {
+                        wrap::build_pkcs7_mime(
+                            &split.outer,
+                            SmimeType::SignedData,
+                            &sign_content(&entity, true)?,
+                        )
+                    } else {
+                        let sig = sign_content(&entity, false)?;
+                        let boundary = wrap::fresh_boundary(&entity, &mut || {
+                            cachet_crypto::rand::bytes::<12>().unwrap_or([7; 12])
+                        });
+                        wrap::build_multipart_signed(
+                            &split.outer,
+                            &entity,
+                            &sig,
+                            signed::micalg(d),
+                            &boundary,
+                        )
+                    }
+                }
+            };
+            write_output(io.out.as_deref(), &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SmimeCommand::Verify {
+            trust,
+            intermediates,
+            at,
+            content,
+            json,
+            io,
+        } => {
+            let mut anchors = Vec::new();
+            for t in &trust {
+                anchors.extend(read_certs(t, "trust anchor")?);
+            }
+            let mut extra = Vec::new();
+            for t in &intermediates {
+                extra.extend(read_certs(t, "intermediates")?);
+            }
+            let at = match &at {
+                Some(s) => parse_time(s)?,
+                None => now,
+            };
+            let input = read_input(io.input.as_ref(), "message")?;
+            let mut opts = VerifyOptions {
+                at,
+                trust_anchors: anchors,
+                extra_certificates: extra,
+                from_address: None,
+            };
+            let (report, inner) = match io.format {
+                Format::Der | Format::Pem => {
+                    let cms = raw_cms(&input, io.format)?;
+                    let detached = match &content {
+                        Some(p) => Some(read_file(p, "content")?),
+                        None => None,
+                    };
+                    let sc = match &detached {
+                        Some(c) => SignedContent::Detached(c),
+                        None => SignedContent::Encapsulated,
+                    };
+                    let r = signed::verify(&cms, sc, &opts, &BerLimits::default());
+                    let inner = r.content.clone().or(detached);
+                    (r, inner)
+                }
+                Format::Smime => {
+                    let h = parse_header_block(&input, &limits).map_err(|e| malformed_exit(&e))?;
+                    opts.from_address = h.get("From").and_then(|f| from_address(&f.unfolded()));
+                    match classify(&input, &limits) {
+                        Err(e) => return Ok(report_malformed(&e.to_string(), json)),
+                        Ok(Layer::DetachedSigned {
+                            content, signature, ..
+                        }) => {
+                            let entity = to_crlf(&input[content]).into_owned();
+                            let r = signed::verify(
+                                &signature,
+                                SignedContent::Detached(&entity),
+                                &opts,
+                                &BerLimits::default(),
+                            );
+                            (r, Some(entity))
+                        }
+                        Ok(Layer::Pkcs7Mime { cms, .. }) => {
+                            let r = signed::verify(
+                                &cms,
+                                SignedContent::Encapsulated,
+                                &opts,
+                                &BerLimits::default(),
+                            );
+                            let inner = r.content.clone();
+                            (r, inner)
+                        }
+                        Ok(Layer::Content) => {
+                            return Ok(report_malformed(
+                                "the message is not signed (no multipart/signed or application/pkcs7-mime layer)",
+                                json,
+                            ));
+                        }
+                    }
+                }
+            };
+            print_report(&report, json)?;
+            if let (Some(out), Some(inner)) = (&io.out, &inner) {
+                write_output(Some(out), inner)?;
+            }
+            Ok(exit_for(&report.verdict))
+        }
+    }
+}
+
+fn malformed_exit(e: &MimeError) -> CliError {
+    CliError(format!("malformed message: {e}"))
+}
+
+fn report_malformed(message: &str, json: bool) -> ExitCode {
+    if json {
+        let v = json!({"valid": false, "findings": [{"code": Code::Malformed.as_str(), "severity": "error", "message": message}], "signers": []});
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!("malformed [error]: {message}");
+    }
+    ExitCode::from(2)
+}
+
+/// Exit 0 valid, 2 when the input could not be read as a signed structure, 1 otherwise.
+fn exit_for(v: &Verdict) -> ExitCode {
+    if v.is_valid() {
+        ExitCode::SUCCESS
+    } else if v
+        .findings
+        .iter()
+        .any(|f| f.code == Code::Malformed && f.severity == Severity::Error)
+    {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_report(r: &signed::SignedReport, as_json: bool) -> Result<()> {
+    let finding_json = |f: &cachet_pki::verdict::Finding| json!({"code": f.code.as_str(), "severity": f.severity.as_str(), "subject": f.subject, "message": f.message});
+    if as_json {
+        let signers: Vec<_> = r
+            .signers
+            .iter()
+            .map(|s| {
+                json!({
+                    "subject": s.certificate.as_ref().map(|c| c.subject()),
+                    "emails": s.certificate.as_ref().map(|c| c.email_addresses().unwrap_or_default()),
+                    "serial": s.certificate.as_ref().map(|c| c.serial_hex()),
+                    "signing_time": s.signing_time.map(cachet_pki::time::rfc3339),
+                    "digest": s.digest_algorithm.map(signed::micalg),
+                    "chain": s.chain.iter().map(|c| c.subject()).collect::<Vec<_>>(),
+                    "valid": s.verdict.is_valid(),
+                    "findings": s.verdict.findings.iter().map(finding_json).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let v = json!({
+            "valid": r.verdict.is_valid(),
+            "findings": r.verdict.findings.iter().map(finding_json).collect::<Vec<_>>(),
+            "signers": signers,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v).map_err(|e| CliError(e.to_string()))?
+        );
+        return Ok(());
+    }
+    if r.verdict.is_valid() {
+        println!("valid: {} signature(s) verified", r.signers.len());
+    } else {
+        println!("NOT VALID");
+    }
+    for s in &r.signers {
+        let who = s
+            .certificate
+            .as_ref()
+            .map(|c| c.subject())
+            .unwrap_or_else(|| "unknown signer".into());
+        let when = s
+            .signing_time
+            .map(cachet_pki::time::rfc3339)
+            .unwrap_or_else(|| "no signing time".into());
+        println!("  signer {who} (signed {when})");
+        for f in &s.verdict.findings {
+            println!("    {} [{}]: {}", f.code, f.severity.as_str(), f.message);
+        }
+        if s.verdict.findings.is_empty() && !s.chain.is_empty() {
+            println!(
+                "    chain: {}",
+                s.chain
+                    .iter()
+                    .map(|c| c.subject())
+                    .collect::<Vec<_>>()
+                    .join(" <- ")
+            );
+        }
+    }
+    if r.signers.is_empty() {
+        for f in &r.verdict.findings {
+            println!("  {} [{}]: {}", f.code, f.severity.as_str(), f.message);
+        }
+    }
+    Ok(())
+}

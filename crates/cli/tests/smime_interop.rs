@@ -1,0 +1,237 @@
+//! S/MIME signing and verification against OpenSSL (`openssl smime`/`cms`), in both
+//! directions, and the tampering that must never verify. NSS cmsutil, gpgsm and Bouncy
+//! Castle follow with the rest of the S/MIME engine.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+const MESSAGE: &str = "From: Alice <alice@example.com>\nTo: Bob <bob@example.com>\nSubject: quarterly figures\nDate: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: <q1@example.com>\n\nDear Bob,\nthe figures: 100 EUR.\nGrüße, Alice\n";
+
+fn setup(dir: &Path, kt: &str) -> std::path::PathBuf {
+    init_ca(dir, "ecdsa-p256");
+    write_chain(dir);
+    write(dir, "msg.eml", MESSAGE);
+    issue(dir, "alice@example.com", "signing", kt, &[])
+}
+
+fn verify(dir: &Path, file: &str) -> Run {
+    cachet(
+        dir,
+        &[
+            "smime", "verify", "--trust", "root.pem", "--in", file, "--json",
+        ],
+    )
+}
+
+#[test]
+fn openssl_verifies_what_cachet_signs_and_back() {
+    require("openssl", "apt-get install openssl");
+    for kt in ["rsa-2048", "ecdsa-p256"] {
+        let t = scratch();
+        let dir = t.path();
+        let a = setup(dir, kt);
+        let (cert, key, chain) = (a.join("cert.pem"), a.join("key.pem"), a.join("chain.pem"));
+        let (cert, key, chain) = (
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            chain.to_str().unwrap(),
+        );
+        for (name, extra) in [("detached.eml", None), ("opaque.eml", Some("--opaque"))] {
+            let mut args = vec![
+                "smime", "sign", "--cert", cert, "--key", key, "--chain", chain, "--in", "msg.eml",
+                "--out", name,
+            ];
+            args.extend(extra);
+            cachet(dir, &args).ok();
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(text.starts_with("From: Alice <alice@example.com>\r\nTo: Bob <bob@example.com>\r\nSubject: quarterly figures\r\n"), "{text}");
+            assert!(
+                text.is_ascii(),
+                "8-bit content must be transfer-encoded before signing"
+            );
+            let r = run_in(
+                dir,
+                "openssl",
+                &[
+                    "smime",
+                    "-verify",
+                    "-in",
+                    name,
+                    "-CAfile",
+                    "root.pem",
+                    "-purpose",
+                    "smimesign",
+                ],
+            );
+            assert_eq!(r.code, 0, "{kt} {name}: {}", r.stderr);
+            assert!(r.stdout.contains("the figures: 100 EUR."), "{}", r.stdout);
+            let v = verify(dir, name);
+            assert_eq!(v.code, 0, "{kt} {name}: {}", v.stdout);
+        }
+        // OpenSSL signs: detached, opaque, and streamed BER (indefinite lengths).
+        for (name, args) in [
+            ("o-detached.eml", vec![]),
+            ("o-opaque.eml", vec!["-nodetach"]),
+            ("o-stream.eml", vec!["-nodetach", "-stream"]),
+        ] {
+            let mut a = vec![
+                "smime",
+                "-sign",
+                "-in",
+                "msg.eml",
+                "-signer",
+                cert,
+                "-inkey",
+                key,
+                "-certfile",
+                chain,
+                "-out",
+                name,
+            ];
+            a.extend(args);
+            run_in(dir, "openssl", &a).ok();
+            let v = verify(dir, name);
+            assert_eq!(v.code, 0, "{kt} {name}: {}", v.stdout);
+        }
+        // Raw CMS: openssl cms -sign -binary -outform DER, detached, verified with --content.
+        run_in(
+            dir,
+            "openssl",
+            &[
+                "cms", "-sign", "-binary", "-in", "msg.eml", "-signer", cert, "-inkey", key,
+                "-outform", "DER", "-out", "raw.p7s",
+            ],
+        )
+        .ok();
+        let r = cachet(
+            dir,
+            &[
+                "smime",
+                "verify",
+                "--format",
+                "der",
+                "--in",
+                "raw.p7s",
+                "--content",
+                "msg.eml",
+                "--trust",
+                "root.pem",
+                "--intermediates",
+                chain,
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stdout);
+        // And Cachet's raw output for openssl cms.
+        cachet(
+            dir,
+            &[
+                "smime", "sign", "--format", "pem", "--opaque", "--cert", cert, "--key", key,
+                "--chain", chain, "--in", "msg.eml", "--out", "c.pem",
+            ],
+        )
+        .ok();
+        let r = run_in(
+            dir,
+            "openssl",
+            &[
+                "cms", "-verify", "-inform", "PEM", "-in", "c.pem", "-CAfile", "root.pem",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout, MESSAGE);
+    }
+}
+
+#[test]
+fn altered_messages_are_never_valid() {
+    require("openssl", "apt-get install openssl");
+    let t = scratch();
+    let dir = t.path();
+    let a = setup(dir, "ecdsa-p256");
+    let args = |out: &'static str| {
+        vec![
+            "smime".to_string(),
+            "sign".into(),
+            "--cert".into(),
+            a.join("cert.pem").display().to_string(),
+            "--key".into(),
+            a.join("key.pem").display().to_string(),
+            "--chain".into(),
+            a.join("chain.pem").display().to_string(),
+            "--in".into(),
+            "msg.eml".into(),
+            "--out".into(),
+            out.into(),
+        ]
+    };
+    let sign_args = args("signed.eml");
+    cachet(
+        dir,
+        &sign_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .ok();
+    let signed = std::fs::read_to_string(dir.join("signed.eml")).unwrap();
+    assert_eq!(verify(dir, "signed.eml").code, 0);
+    let check = |name: &str, altered: String, code: &str| {
+        assert_ne!(altered, signed, "{name}: the alteration changed nothing");
+        write(dir, name, &altered);
+        let r = verify(dir, name);
+        assert_ne!(r.code, 0, "{name} verified: {}", r.stdout);
+        assert!(
+            r.stdout.contains(code),
+            "{name}: expected {code}: {}",
+            r.stdout
+        );
+    };
+    check(
+        "byte.eml",
+        signed.replacen("100 EUR", "900 EUR", 1),
+        "content-altered",
+    );
+    check(
+        "qp.eml",
+        signed.replacen("Gr=C3=BC=C3=9Fe", "Grüße", 1),
+        "content-altered",
+    );
+    check(
+        "footer.eml",
+        signed.replacen(
+            "Gr=C3=BC=C3=9Fe, Alice\r\n",
+            "Gr=C3=BC=C3=9Fe, Alice\r\n\r\n-- \r\nSent via the gateway\r\n",
+            1,
+        ),
+        "content-altered",
+    );
+    check(
+        "from.eml",
+        signed.replacen(
+            "From: Alice <alice@example.com>",
+            "From: Alice <alice@evil.example>",
+            1,
+        ),
+        "signer-address-mismatch",
+    );
+    // A changed base64 character in the signature value (the end of the SignedData).
+    let end = signed.rfind("\r\n------=_cachet").unwrap();
+    let mut bytes = signed.clone().into_bytes();
+    let target = end - 10;
+    bytes[target] = if bytes[target] == b'A' { b'B' } else { b'A' };
+    check(
+        "sigbyte.eml",
+        String::from_utf8(bytes).unwrap(),
+        "\"valid\": false",
+    );
+    // Garbage and truncation: malformed, exit 2.
+    write(
+        dir,
+        "garbage.eml",
+        "Content-Type: multipart/signed; boundary=x\r\n\r\n--x\r\nhello\r\n--x\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--x--\r\n",
+    );
+    let r = verify(dir, "garbage.eml");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stdout.contains("malformed"), "{}", r.stdout);
+    write(dir, "truncated.eml", &signed[..signed.len() / 2]);
+    let r = verify(dir, "truncated.eml");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+}

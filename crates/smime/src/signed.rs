@@ -1,0 +1,879 @@
+//! SignedData (RFC 5652 §5) as S/MIME uses it (RFC 8551 §2): signing with the signed
+//! attributes S/MIME clients expect, and verification that explains every finding.
+//!
+//! Signing writes DER. Verification reads BER and checks each signature over the signed
+//! attributes *as received* (re-tagged as SET, RFC 5652 §5.4) — never over a re-encoding.
+//! Content digests are computed by the caller (see [`ContentDigests`]) so that a 1 GiB body
+//! can be hashed while it streams past.
+
+use crate::ber::BerLimits;
+use crate::cms::attr::{
+    EssCertIdV2, IssuerSerial, SigningCertificateV2, SmimeCapabilities, SmimeCapability,
+    sha256_identifier, single_attribute_value,
+};
+use crate::cms::{
+    self, CmsContent, CmsError, IssuerAndSerialNumber, ReceivedSignerInfo, SignedData,
+    SignerIdentifier, SignerInfo, oid,
+};
+use cachet_crypto::digest::{DigestAlgorithm, Hasher};
+use cachet_crypto::{KeyType, PrivateKey, SignatureAlgorithm};
+use cachet_pki::ParsedCertificate;
+use cachet_pki::verdict::{Code, Finding, Verdict};
+use const_oid::ObjectIdentifier;
+use der::asn1::{Any, OctetString, SetOfVec};
+use der::{Decode, Encode};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::attr::Attribute;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::time::Time;
+
+/// Why signing failed (verification never fails this way: it returns findings).
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The signer's key cannot sign (X25519) or does not match the certificate.
+    #[error("{0}")]
+    Key(String),
+    /// Encoding failed.
+    #[error(transparent)]
+    Cms(#[from] CmsError),
+    /// The primitive failed.
+    #[error(transparent)]
+    Crypto(#[from] cachet_crypto::Error),
+}
+
+/// The digest algorithm paired with a signer's key (RFC 5754, RFC 8419): SHA-384 for P-384,
+/// SHA-512 for Ed25519, SHA-256 otherwise.
+pub fn digest_for(kt: KeyType) -> DigestAlgorithm {
+    match kt {
+        KeyType::EcdsaP384 => DigestAlgorithm::Sha384,
+        KeyType::Ed25519 => DigestAlgorithm::Sha512,
+        _ => DigestAlgorithm::Sha256,
+    }
+}
+
+/// The OID of a digest algorithm.
+pub fn digest_oid(d: DigestAlgorithm) -> ObjectIdentifier {
+    match d {
+        DigestAlgorithm::Sha1 => oid::ID_SHA1,
+        DigestAlgorithm::Sha256 => oid::ID_SHA256,
+        DigestAlgorithm::Sha384 => oid::ID_SHA384,
+        DigestAlgorithm::Sha512 => oid::ID_SHA512,
+    }
+}
+
+/// The digest algorithm with `oid`.
+pub fn digest_from_oid(o: &ObjectIdentifier) -> Option<DigestAlgorithm> {
+    [
+        DigestAlgorithm::Sha1,
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+    ]
+    .into_iter()
+    .find(|d| digest_oid(*d) == *o)
+}
+
+/// The `micalg` parameter of multipart/signed for a digest (RFC 8551 §3.5.3.2).
+pub fn micalg(d: DigestAlgorithm) -> &'static str {
+    match d {
+        DigestAlgorithm::Sha1 => "sha-1",
+        DigestAlgorithm::Sha256 => "sha-256",
+        DigestAlgorithm::Sha384 => "sha-384",
+        DigestAlgorithm::Sha512 => "sha-512",
+    }
+}
+
+/// Digests of one content under several algorithms, computed in one pass.
+#[derive(Clone)]
+pub struct ContentDigests {
+    hashers: Vec<Hasher>,
+}
+
+/// Finished digests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digests(Vec<(DigestAlgorithm, Vec<u8>)>);
+
+impl Digests {
+    /// The digest under `alg`, if computed.
+    pub fn get(&self, alg: DigestAlgorithm) -> Option<&[u8]> {
+        self.0
+            .iter()
+            .find(|(a, _)| *a == alg)
+            .map(|(_, d)| d.as_slice())
+    }
+}
+
+impl ContentDigests {
+    /// Hashers for each distinct algorithm in `algs`.
+    pub fn new(algs: impl IntoIterator<Item = DigestAlgorithm>) -> Self {
+        let mut hashers: Vec<Hasher> = Vec::new();
+        for a in algs {
+            if !hashers.iter().any(|h| h.algorithm() == a) {
+                hashers.push(Hasher::new(a));
+            }
+        }
+        ContentDigests { hashers }
+    }
+
+    /// Adds content.
+    pub fn update(&mut self, data: &[u8]) {
+        for h in &mut self.hashers {
+            h.update(data);
+        }
+    }
+
+    /// The digests.
+    pub fn finish(self) -> Digests {
+        Digests(
+            self.hashers
+                .into_iter()
+                .map(|h| (h.algorithm(), h.finish()))
+                .collect(),
+        )
+    }
+
+    /// Digests of `content` in one call.
+    pub fn of(content: &[u8], algs: impl IntoIterator<Item = DigestAlgorithm>) -> Digests {
+        let mut c = Self::new(algs);
+        c.update(content);
+        c.finish()
+    }
+}
+
+/// How the signer's certificate is identified (RFC 5652 §5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidKind {
+    /// issuerAndSerialNumber (version 1): what every client reads.
+    #[default]
+    IssuerAndSerialNumber,
+    /// subjectKeyIdentifier (version 3).
+    SubjectKeyIdentifier,
+}
+
+/// One signer.
+pub struct Signer<'a> {
+    /// The signer's certificate.
+    pub certificate: &'a ParsedCertificate,
+    /// Its private key.
+    pub key: &'a PrivateKey,
+    /// Further certificates to carry (intermediates; the root is optional).
+    pub chain: &'a [ParsedCertificate],
+}
+
+/// What to sign and how.
+pub struct SignRequest<'a> {
+    /// The signers.
+    pub signers: &'a [Signer<'a>],
+    /// Digests of the content (must include each signer's [`digest_for`]).
+    pub digests: &'a Digests,
+    /// The content itself when it is encapsulated (opaque signing); `None` for detached.
+    pub encapsulated: Option<&'a [u8]>,
+    /// signingTime, seconds since the epoch.
+    pub signing_time: u64,
+    /// How signers are identified.
+    pub sid: SidKind,
+}
+
+/// The content-encryption algorithms Cachet reads, in order of preference, for the
+/// SMIMECapabilities attribute (RFC 8551 §2.5.2).
+pub fn capabilities() -> SmimeCapabilities {
+    [
+        oid::ID_AES256_GCM,
+        oid::ID_AES128_GCM,
+        oid::ID_AES256_CBC,
+        oid::ID_AES128_CBC,
+    ]
+    .into_iter()
+    .map(|capability_id| SmimeCapability {
+        capability_id,
+        parameters: None,
+    })
+    .collect()
+}
+
+fn attribute<T: Encode>(o: ObjectIdentifier, value: &T) -> Result<Attribute, CmsError> {
+    let der = value
+        .to_der()
+        .map_err(|e| CmsError::malformed("attribute", e))?;
+    let any = Any::from_der(&der).map_err(|e| CmsError::malformed("attribute", e))?;
+    let mut values = SetOfVec::new();
+    values
+        .insert(any)
+        .map_err(|e| CmsError::malformed("attribute", e))?;
+    Ok(Attribute { oid: o, values })
+}
+
+/// The SignerInfo.signatureAlgorithm Cachet writes: rsaEncryption (as OpenSSL, NSS and
+/// Outlook write it, RFC 5754 §3.2 allows it), ecdsa-with-SHA*, id-Ed25519.
+fn signature_algorithm_identifier(kt: KeyType, d: DigestAlgorithm) -> AlgorithmIdentifierOwned {
+    let null = || Any::new(der::Tag::Null, []).ok();
+    match kt {
+        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => AlgorithmIdentifierOwned {
+            oid: oid::RSA_ENCRYPTION,
+            parameters: null(),
+        },
+        KeyType::Ed25519 => AlgorithmIdentifierOwned {
+            oid: oid::ID_ED25519,
+            parameters: None,
+        },
+        _ => AlgorithmIdentifierOwned {
+            oid: if d == DigestAlgorithm::Sha384 {
+                oid::ECDSA_WITH_SHA384
+            } else {
+                oid::ECDSA_WITH_SHA256
+            },
+            parameters: None,
+        },
+    }
+}
+
+/// Builds a SignedData ContentInfo (DER).
+pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
+    let enc = |e: der::Error| SignError::Cms(CmsError::malformed("SignedData", e));
+    let mut digest_algorithms = SetOfVec::new();
+    let mut signer_infos = SetOfVec::new();
+    let mut certificates: Vec<&ParsedCertificate> = Vec::new();
+    let mut any_v3 = false;
+    for s in req.signers {
+        let kt = s.key.key_type();
+        if !kt.can_sign() {
+            return Err(SignError::Key(format!("a {kt} key cannot sign")));
+        }
+        if s.certificate
+            .spki_der()
+            .map_err(|e| SignError::Key(e.to_string()))?
+            != s.key.public_key_der()
+        {
+            return Err(SignError::Key(
+                "the private key does not belong to the signer's certificate".into(),
+            ));
+        }
+        let d = digest_for(kt);
+        let digest = req.digests.get(d).ok_or_else(|| {
+            SignError::Key(format!(
+                "no {} digest of the content was computed",
+                micalg(d)
+            ))
+        })?;
+        let digest_alg = AlgorithmIdentifierOwned {
+            oid: digest_oid(d),
+            parameters: None,
+        };
+        let _ = digest_algorithms.insert(digest_alg.clone());
+
+        let cert = s.certificate.inner();
+        let mut attrs = SetOfVec::new();
+        let time = cachet_pki::time::x509_time(req.signing_time)
+            .map_err(|e| SignError::Key(e.to_string()))?;
+        for a in [
+            attribute(oid::ID_CONTENT_TYPE, &oid::ID_DATA)?,
+            attribute(oid::ID_SIGNING_TIME, &time)?,
+            attribute(
+                oid::ID_MESSAGE_DIGEST,
+                &OctetString::new(digest).map_err(enc)?,
+            )?,
+            attribute(oid::SMIME_CAPABILITIES, &capabilities())?,
+            attribute(
+                oid::ID_AA_SIGNING_CERTIFICATE_V2,
+                &SigningCertificateV2 {
+                    certs: vec![EssCertIdV2 {
+                        hash_algorithm: sha256_identifier(),
+                        cert_hash: OctetString::new(cachet_crypto::digest::sha256(
+                            s.certificate.der(),
+                        ))
+                        .map_err(enc)?,
+                        issuer_serial: Some(IssuerSerial {
+                            issuer: vec![GeneralName::DirectoryName(
+                                cert.tbs_certificate().issuer().clone(),
+                            )],
+                            serial_number: cert.tbs_certificate().serial_number().clone(),
+                        }),
+                    }],
+                    policies: None,
+                },
+            )?,
+        ] {
+            attrs.insert(a).map_err(enc)?;
+        }
+        // RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
+        let attrs_der = attrs.to_der().map_err(enc)?;
+        let signature = s.key.sign(&attrs_der)?;
+        let sid = match req.sid {
+            SidKind::IssuerAndSerialNumber => {
+                SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
+                    issuer: cert.tbs_certificate().issuer().clone(),
+                    serial_number: cert.tbs_certificate().serial_number().clone(),
+                })
+            }
+            SidKind::SubjectKeyIdentifier => {
+                any_v3 = true;
+                let ski = s
+                    .certificate
+                    .subject_key_id()
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        SignError::Key(
+                            "the signer's certificate has no subjectKeyIdentifier".into(),
+                        )
+                    })?;
+                SignerIdentifier::SubjectKeyIdentifier(x509_cert::ext::pkix::SubjectKeyIdentifier(
+                    OctetString::new(ski).map_err(enc)?,
+                ))
+            }
+        };
+        signer_infos
+            .insert(SignerInfo {
+                version: if req.sid == SidKind::SubjectKeyIdentifier {
+                    cms::CmsVersion::V3
+                } else {
+                    cms::CmsVersion::V1
+                },
+                sid,
+                digest_alg,
+                signed_attrs: Some(attrs),
+                signature_algorithm: signature_algorithm_identifier(kt, d),
+                signature: OctetString::new(signature).map_err(enc)?,
+                unsigned_attrs: None,
+            })
+            .map_err(enc)?;
+        certificates.push(s.certificate);
+        certificates.extend(s.chain.iter());
+    }
+    let mut cert_set = SetOfVec::new();
+    for c in certificates {
+        let choice = cms::CertificateChoices::Certificate(c.inner().clone());
+        // Duplicates (a shared intermediate) are skipped: a SET holds each once.
+        let _ = cert_set.insert(choice);
+    }
+    let econtent = match req.encapsulated {
+        Some(content) => {
+            let os = OctetString::new(content).map_err(enc)?;
+            Some(Any::from_der(&os.to_der().map_err(enc)?).map_err(enc)?)
+        }
+        None => None,
+    };
+    let sd = SignedData {
+        // RFC 5652 §5.1: version 3 when any SignerInfo is version 3, else 1 (id-data, no
+        // attribute certificates).
+        version: if any_v3 {
+            cms::CmsVersion::V3
+        } else {
+            cms::CmsVersion::V1
+        },
+        digest_algorithms,
+        encap_content_info: cms::EncapsulatedContentInfo {
+            econtent_type: oid::ID_DATA,
+            econtent,
+        },
+        certificates: Some(cms::CertificateSet(cert_set)),
+        crls: None,
+        signer_infos: cms::SignerInfos(signer_infos),
+    };
+    Ok(cms::encode_content_info(oid::ID_SIGNED_DATA, &sd)?)
+}
+
+/// Settings of a verification.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The time of checking (seconds since the epoch): certificate validity is judged then.
+    pub at: u64,
+    /// Trust anchors. Empty: the chain is not checked (and the verdict says so).
+    pub trust_anchors: Vec<ParsedCertificate>,
+    /// More certificates that may complete a chain (intermediates from elsewhere).
+    pub extra_certificates: Vec<ParsedCertificate>,
+    /// The message's From address, checked against the signer certificate.
+    pub from_address: Option<String>,
+}
+
+/// What was found about one signer.
+#[derive(Debug, Clone)]
+pub struct SignerReport {
+    /// The signer's certificate, if it was found.
+    pub certificate: Option<ParsedCertificate>,
+    /// The signingTime attribute.
+    pub signing_time: Option<u64>,
+    /// The digest algorithm.
+    pub digest_algorithm: Option<DigestAlgorithm>,
+    /// The chain that was built (signer first), when trust anchors were given.
+    pub chain: Vec<ParsedCertificate>,
+    /// The SMIMECapabilities the signer advertised (OIDs).
+    pub capabilities: Vec<ObjectIdentifier>,
+    /// Findings about this signer.
+    pub verdict: Verdict,
+}
+
+/// The result of verifying a SignedData.
+#[derive(Debug, Clone)]
+pub struct SignedReport {
+    /// One report per SignerInfo, in received order.
+    pub signers: Vec<SignerReport>,
+    /// The encapsulated content, when the signature is not detached.
+    pub content: Option<Vec<u8>>,
+    /// Every certificate the message carries.
+    pub certificates: Vec<ParsedCertificate>,
+    /// Findings about the whole (e.g. no signers) and each signer's findings.
+    pub verdict: Verdict,
+}
+
+/// Where the signed content comes from when verifying.
+pub enum SignedContent<'a> {
+    /// Encapsulated in the SignedData (opaque signing).
+    Encapsulated,
+    /// Detached: the bytes (already canonicalised by the caller).
+    Detached(&'a [u8]),
+    /// Detached, digested by the caller while it streamed past.
+    DetachedDigests(&'a Digests),
+}
+
+fn time_of(t: &Time) -> u64 {
+    cachet_pki::time::unix(t)
+}
+
+fn find_signer<'c>(
+    sid: &SignerIdentifier,
+    certs: &'c [ParsedCertificate],
+) -> Option<&'c ParsedCertificate> {
+    certs.iter().find(|c| match sid {
+        SignerIdentifier::IssuerAndSerialNumber(isn) => {
+            let tbs = c.inner().tbs_certificate();
+            tbs.serial_number() == &isn.serial_number && tbs.issuer() == &isn.issuer
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => c
+            .subject_key_id()
+            .ok()
+            .flatten()
+            .is_some_and(|k| k == ski.0.as_bytes()),
+    })
+}
+
+/// The signature algorithm of a SignerInfo, from signatureAlgorithm and digestAlgorithm.
+fn signer_signature_algorithm(si: &SignerInfo, d: DigestAlgorithm) -> Option<SignatureAlgorithm> {
+    let o = si.signature_algorithm.oid;
+    if o == oid::RSA_ENCRYPTION {
+        return Some(match d {
+            DigestAlgorithm::Sha1 => SignatureAlgorithm::RsaPkcs1Sha1,
+            DigestAlgorithm::Sha256 => SignatureAlgorithm::RsaPkcs1Sha256,
+            DigestAlgorithm::Sha384 => SignatureAlgorithm::RsaPkcs1Sha384,
+            DigestAlgorithm::Sha512 => SignatureAlgorithm::RsaPkcs1Sha512,
+        });
+    }
+    if o == oid::ID_EC_PUBLIC_KEY {
+        // Some signers name the key algorithm; the digest algorithm decides.
+        return Some(match d {
+            DigestAlgorithm::Sha1 => SignatureAlgorithm::EcdsaSha1,
+            DigestAlgorithm::Sha256 => SignatureAlgorithm::EcdsaSha256,
+            DigestAlgorithm::Sha384 => SignatureAlgorithm::EcdsaSha384,
+            DigestAlgorithm::Sha512 => SignatureAlgorithm::EcdsaSha512,
+        });
+    }
+    SignatureAlgorithm::from_oid(&o)
+}
+
+/// Whether the certificate names `address` (subjectAltName rfc822Name, or emailAddress in
+/// the subject), comparing the domain without case and the local part exactly (RFC 5280
+/// §4.2.1.6) — but also accepting a case-insensitive local-part match, as every mail system
+/// delivers that way.
+pub fn certificate_has_address(cert: &ParsedCertificate, address: &str) -> bool {
+    let mut names = cert.email_addresses().unwrap_or_default();
+    names.extend(cachet_pki::cert::attribute_strings(
+        cert.inner().tbs_certificate().subject(),
+        ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1"),
+    ));
+    names.iter().any(|n| n.eq_ignore_ascii_case(address.trim()))
+}
+
+/// Builds a chain from `leaf` to one of `anchors` through `pool`, checking signatures and
+/// validity at `at`. Returns the chain (leaf first, anchor last) or the finding that stopped it.
+fn build_chain(
+    leaf: &ParsedCertificate,
+    pool: &[ParsedCertificate],
+    anchors: &[ParsedCertificate],
+    at: u64,
+) -> Result<Vec<ParsedCertificate>, Finding> {
+    const MAX_DEPTH: usize = 8;
+    let mut chain = vec![leaf.clone()];
+    let mut current = leaf.clone();
+    for _ in 0..MAX_DEPTH {
+        let issuer_name = current.issuer_der().unwrap_or_default();
+        // A trust anchor that issued `current`?
+        if let Some(anchor) = anchors.iter().find(|a| {
+            a.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
+                && a.spki_der()
+                    .is_ok_and(|k| current.verify_signature(&k).is_ok())
+        }) {
+            if anchor.der() != current.der() {
+                chain.push(anchor.clone());
+            }
+            return Ok(chain);
+        }
+        if anchors.iter().any(|a| a.der() == current.der()) {
+            return Ok(chain);
+        }
+        let next = pool.iter().find(|c| {
+            c.der() != current.der()
+                && c.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
+                && c.spki_der()
+                    .is_ok_and(|k| current.verify_signature(&k).is_ok())
+        });
+        match next {
+            Some(n) => {
+                if n.not_after() < at {
+                    return Err(Finding::error(
+                        Code::Expired,
+                        format!(
+                            "the CA certificate '{}' expired on {}: the issuer must renew it",
+                            n.subject(),
+                            cachet_pki::time::rfc3339(n.not_after())
+                        ),
+                    ));
+                }
+                chain.push(n.clone());
+                current = n.clone();
+            }
+            None => {
+                let self_signed = current.subject_der().ok() == current.issuer_der().ok();
+                return Err(if self_signed {
+                    Finding::error(
+                        Code::UntrustedRoot,
+                        format!(
+                            "the root '{}' is not trusted: if you trust it, pass it with --trust",
+                            current.subject()
+                        ),
+                    )
+                } else {
+                    Finding::error(
+                        Code::MissingIntermediate,
+                        format!(
+                            "the issuer '{}' of '{}' was not found: get its certificate and pass it with --trust or --intermediates",
+                            current.issuer(),
+                            current.subject()
+                        ),
+                    )
+                });
+            }
+        }
+    }
+    Err(Finding::error(
+        Code::MissingIntermediate,
+        format!("no trusted root within {MAX_DEPTH} certificates"),
+    ))
+}
+
+fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &mut Verdict) {
+    let subject = cert.subject();
+    if cert.not_after() < opts.at {
+        v.push(
+            Finding::error(
+                Code::Expired,
+                format!(
+                    "the signer's certificate expired on {}",
+                    cachet_pki::time::rfc3339(cert.not_after())
+                ),
+            )
+            .about(&subject),
+        );
+    }
+    if cert.not_before() > opts.at {
+        v.push(
+            Finding::error(
+                Code::NotYetValid,
+                format!(
+                    "the signer's certificate is valid only from {}",
+                    cachet_pki::time::rfc3339(cert.not_before())
+                ),
+            )
+            .about(&subject),
+        );
+    }
+    use x509_cert::ext::pkix::KeyUsages;
+    match cert.key_usage() {
+        Ok(Some((_, ku))) => {
+            if !(ku.0.contains(KeyUsages::DigitalSignature)
+                || ku.0.contains(KeyUsages::NonRepudiation))
+            {
+                v.push(Finding::error(Code::WrongKeyUsage, "the signer's certificate does not allow signing (keyUsage has neither digitalSignature nor nonRepudiation): the sender needs a signing certificate").about(&subject));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => v.push(
+            Finding::error(
+                Code::Malformed,
+                format!("the signer's keyUsage cannot be read: {e}"),
+            )
+            .about(&subject),
+        ),
+    }
+    match cert.ext_key_usage() {
+        Ok(Some((_, eku))) => {
+            let any = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+            if !eku
+                .0
+                .iter()
+                .any(|o| *o == const_oid::db::rfc5280::ID_KP_EMAIL_PROTECTION || *o == any)
+            {
+                v.push(Finding::error(Code::WrongExtendedKeyUsage, "the signer's certificate is not for e-mail (extKeyUsage lacks emailProtection): the sender needs an S/MIME certificate").about(&subject));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => v.push(
+            Finding::error(
+                Code::Malformed,
+                format!("the signer's extKeyUsage cannot be read: {e}"),
+            )
+            .about(&subject),
+        ),
+    }
+    if let Some(from) = &opts.from_address
+        && !certificate_has_address(cert, from)
+    {
+        let names = cert.email_addresses().unwrap_or_default().join(", ");
+        v.push(
+            Finding::error(
+                Code::SignerAddressMismatch,
+                format!("the message is From {from} but the signer's certificate is for {}: it may be forged, or the sender signs with another address's certificate", if names.is_empty() { "no address".to_string() } else { names }),
+            )
+            .about(&subject),
+        );
+    }
+    if cert.key_type().is_err() {
+        v.push(
+            Finding::warning(Code::WeakAlgorithm, "the signer's key is of a size or type Cachet does not issue (e.g. RSA below 2048 bits): accepted for old mail only")
+                .about(&subject),
+        );
+    }
+}
+
+fn verify_one(
+    rsi: &ReceivedSignerInfo,
+    certs: &[ParsedCertificate],
+    content_type: ObjectIdentifier,
+    digests: &Digests,
+    opts: &VerifyOptions,
+) -> SignerReport {
+    let si = &rsi.signer_info;
+    let mut v = Verdict::default();
+    let mut report = SignerReport {
+        certificate: None,
+        signing_time: None,
+        digest_algorithm: None,
+        chain: Vec::new(),
+        capabilities: Vec::new(),
+        verdict: Verdict::default(),
+    };
+    let Some(d) = digest_from_oid(&si.digest_alg.oid) else {
+        v.push(Finding::error(
+            Code::Malformed,
+            format!("digest algorithm {} is not supported", si.digest_alg.oid),
+        ));
+        report.verdict = v;
+        return report;
+    };
+    report.digest_algorithm = Some(d);
+    if d == DigestAlgorithm::Sha1 {
+        v.push(Finding::warning(Code::WeakAlgorithm, "the signature uses SHA-1, which is no longer secure: accepted for old mail only; ask the sender to upgrade"));
+    }
+    let Some(cert) = find_signer(&si.sid, certs) else {
+        v.push(Finding::error(Code::MissingIntermediate, "the signer's certificate is not in the message: get it from the sender or the directory and pass it with --intermediates"));
+        report.verdict = v;
+        return report;
+    };
+    report.certificate = Some(cert.clone());
+    let Some(content_digest) = digests.get(d) else {
+        v.push(Finding::error(
+            Code::Malformed,
+            "the content digest was not computed for this signer's algorithm",
+        ));
+        report.verdict = v;
+        return report;
+    };
+    // What the signature covers: the signed attributes as received, or (without them) the
+    // content digest's input — here represented by the digest itself via a pre-hashed check.
+    let signed_bytes: Vec<u8> = match (&si.signed_attrs, &rsi.signed_attrs_encoding) {
+        (Some(attrs), Some(encoding)) => {
+            match single_attribute_value::<ObjectIdentifier>(attrs, oid::ID_CONTENT_TYPE) {
+                Ok(Some(ct)) if ct == content_type => {}
+                Ok(_) => v.push(Finding::error(
+                    Code::Malformed,
+                    "the content-type attribute is missing or does not match the content",
+                )),
+                Err(e) => v.push(Finding::error(Code::Malformed, e.to_string())),
+            }
+            match single_attribute_value::<OctetString>(attrs, oid::ID_MESSAGE_DIGEST) {
+                Ok(Some(md)) if md.as_bytes() == content_digest => {}
+                Ok(Some(_)) => v.push(Finding::error(
+                    Code::ContentAltered,
+                    "the content was changed after it was signed (its digest does not match the signed message-digest): do not trust it; ask the sender to resend",
+                )),
+                Ok(None) => v.push(Finding::error(Code::Malformed, "the message-digest attribute is missing")),
+                Err(e) => v.push(Finding::error(Code::Malformed, e.to_string())),
+            }
+            if let Ok(Some(t)) = single_attribute_value::<Time>(attrs, oid::ID_SIGNING_TIME) {
+                report.signing_time = Some(time_of(&t));
+            }
+            if let Ok(Some(caps)) =
+                single_attribute_value::<SmimeCapabilities>(attrs, oid::SMIME_CAPABILITIES)
+            {
+                report.capabilities = caps.iter().map(|c| c.capability_id).collect();
+            }
+            if let Ok(Some(sc)) = single_attribute_value::<SigningCertificateV2>(
+                attrs,
+                oid::ID_AA_SIGNING_CERTIFICATE_V2,
+            ) && let Some(first) = sc.certs.first()
+            {
+                let alg =
+                    digest_from_oid(&first.hash_algorithm.oid).unwrap_or(DigestAlgorithm::Sha256);
+                if alg.digest(cert.der()) != first.cert_hash.as_bytes() {
+                    v.push(Finding::error(
+                        Code::BadSignature,
+                        "the signing-certificate attribute names a different certificate than the one used: the signer certificate was swapped",
+                    ));
+                }
+            }
+            encoding.clone()
+        }
+        _ => Vec::new(),
+    };
+    let Some(alg) = signer_signature_algorithm(si, d) else {
+        v.push(Finding::error(
+            Code::Malformed,
+            format!(
+                "signature algorithm {} is not supported",
+                si.signature_algorithm.oid
+            ),
+        ));
+        report.verdict = v;
+        return report;
+    };
+    if alg.is_weak() && d != DigestAlgorithm::Sha1 {
+        v.push(Finding::warning(
+            Code::WeakAlgorithm,
+            "the signature uses SHA-1: accepted for old mail only",
+        ));
+    }
+    let spki = cert.spki_der().unwrap_or_default();
+    let sig_ok = if si.signed_attrs.is_some() {
+        alg.verify(&spki, &signed_bytes, si.signature.as_bytes())
+            .is_ok()
+    } else {
+        // No signed attributes (RFC 5652 §5.4): the signature is over the content itself,
+        // which only the digest represents here; Cachet requires signed attributes, as
+        // RFC 8551 §2.5 says every S/MIME sender includes them.
+        v.push(Finding::error(
+            Code::Malformed,
+            "the signature has no signed attributes, which S/MIME requires (RFC 8551 §2.5)",
+        ));
+        false
+    };
+    if !sig_ok && si.signed_attrs.is_some() {
+        v.push(Finding::error(Code::BadSignature, "the signature does not verify with the signer's certificate: the message or its signature was altered, or the certificate was swapped").about(cert.subject()));
+    }
+    check_signer_certificate(cert, opts, &mut v);
+    if !opts.trust_anchors.is_empty() {
+        let mut pool: Vec<ParsedCertificate> = certs.to_vec();
+        pool.extend(opts.extra_certificates.iter().cloned());
+        match build_chain(cert, &pool, &opts.trust_anchors, opts.at) {
+            Ok(chain) => report.chain = chain,
+            Err(f) => v.push(f.about(cert.subject())),
+        }
+    }
+    report.verdict = v;
+    report
+}
+
+/// Verifies a SignedData (`cms_ber`, BER or DER) over `content`.
+pub fn verify(
+    cms_ber: &[u8],
+    content: SignedContent<'_>,
+    opts: &VerifyOptions,
+    limits: &BerLimits,
+) -> SignedReport {
+    let mut report = SignedReport {
+        signers: Vec::new(),
+        content: None,
+        certificates: Vec::new(),
+        verdict: Verdict::default(),
+    };
+    let decoded = match cms::decode_content_info(cms_ber, limits) {
+        Ok(d) => d,
+        Err(e) => {
+            report.verdict.push(Finding::error(
+                Code::Malformed,
+                format!("the signature is not a readable CMS structure: {e}"),
+            ));
+            return report;
+        }
+    };
+    let CmsContent::SignedData {
+        signed_data,
+        signer_infos,
+    } = decoded.content
+    else {
+        report.verdict.push(Finding::error(
+            Code::Malformed,
+            "the CMS structure is not SignedData",
+        ));
+        return report;
+    };
+    let sd: &SignedData = &signed_data;
+    if let Some(set) = &sd.certificates {
+        for c in set.0.iter() {
+            if let cms::CertificateChoices::Certificate(cert) = c
+                && let Ok(der) = cert.to_der()
+                && let Ok(p) = ParsedCertificate::from_der(&der)
+            {
+                report.certificates.push(p);
+            }
+        }
+    }
+    let mut certs = report.certificates.clone();
+    certs.extend(opts.extra_certificates.iter().cloned());
+    let content_type = sd.encap_content_info.econtent_type;
+    let algs: Vec<DigestAlgorithm> = signer_infos
+        .iter()
+        .filter_map(|s| digest_from_oid(&s.signer_info.digest_alg.oid))
+        .collect();
+    let encapsulated = match cms::encapsulated_content(&sd.encap_content_info) {
+        Ok(c) => c.map(<[u8]>::to_vec),
+        Err(e) => {
+            report
+                .verdict
+                .push(Finding::error(Code::Malformed, e.to_string()));
+            return report;
+        }
+    };
+    let owned_digests;
+    let digests: &Digests = match (&content, &encapsulated) {
+        (SignedContent::Encapsulated, Some(c)) => {
+            owned_digests = ContentDigests::of(c, algs);
+            &owned_digests
+        }
+        (SignedContent::Encapsulated, None) => {
+            report.verdict.push(Finding::error(
+                Code::Malformed,
+                "the signature is detached but no signed content was given",
+            ));
+            return report;
+        }
+        (SignedContent::Detached(c), _) => {
+            owned_digests = ContentDigests::of(c, algs);
+            &owned_digests
+        }
+        (SignedContent::DetachedDigests(d), _) => d,
+    };
+    if signer_infos.is_empty() {
+        report.verdict.push(Finding::error(
+            Code::Malformed,
+            "the SignedData has no signers",
+        ));
+    }
+    for rsi in &signer_infos {
+        let r = verify_one(rsi, &certs, content_type, digests, opts);
+        for f in &r.verdict.findings {
+            report.verdict.push(f.clone());
+        }
+        report.signers.push(r);
+    }
+    report.content = encapsulated;
+    report
+}

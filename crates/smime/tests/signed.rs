@@ -1,0 +1,312 @@
+//! SignedData round trips through Cachet's own signer and verifier, and the findings each
+//! kind of tampering produces. Interop with OpenSSL, NSS, gpgsm and Bouncy Castle is tested
+//! at the CLI level.
+
+use cachet_crypto::{KeyType, PrivateKey};
+use cachet_pki::ParsedCertificate;
+use cachet_pki::issue::{random_serial, sign_certificate};
+use cachet_pki::name::NameBuilder;
+use cachet_pki::profile::*;
+use cachet_pki::verdict::Code;
+use cachet_smime::ber::BerLimits;
+use cachet_smime::signed::*;
+
+const NOW: u64 = 1_795_000_000;
+
+struct Pki {
+    root: ParsedCertificate,
+    issuing: ParsedCertificate,
+    issuing_key: PrivateKey,
+}
+
+fn pki() -> Pki {
+    let root_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let name = NameBuilder::new()
+        .common_name("Test Root")
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let t = root_ca_template(
+        name.clone(),
+        root_key.public_key_der().to_vec(),
+        random_serial().unwrap().to_vec(),
+        NOW - 100,
+    )
+    .unwrap();
+    let root =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+    let issuing_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let iname = NameBuilder::new()
+        .common_name("Test Issuing")
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let urls = PublicationUrls::under("http://pki.example.com", "root");
+    let t = issuing_ca_template(
+        iname,
+        issuing_key.public_key_der().to_vec(),
+        random_serial().unwrap().to_vec(),
+        NOW - 100,
+        &root,
+        &urls,
+    )
+    .unwrap();
+    let issuing =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+    Pki {
+        root,
+        issuing,
+        issuing_key,
+    }
+}
+
+fn leaf(p: &Pki, email: &str, profile: Profile, kt: KeyType) -> (ParsedCertificate, PrivateKey) {
+    let key = PrivateKey::generate(kt).unwrap();
+    let req = SubscriberRequest {
+        email,
+        profile,
+        spki_der: key.public_key_der(),
+        not_before: NOW - 50,
+        validity_days: 365,
+        non_repudiation: false,
+    };
+    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
+    let t =
+        subscriber_template(&req, random_serial().unwrap().to_vec(), &p.issuing, &urls).unwrap();
+    let cert = ParsedCertificate::from_der(
+        &sign_certificate(&t, &p.issuing.subject_der().unwrap(), &p.issuing_key).unwrap(),
+    )
+    .unwrap();
+    (cert, key)
+}
+
+fn sign_with(
+    cert: &ParsedCertificate,
+    key: &PrivateKey,
+    chain: &[ParsedCertificate],
+    content: &[u8],
+    opaque: bool,
+    sid: SidKind,
+) -> Vec<u8> {
+    let d = digest_for(key.key_type());
+    let digests = ContentDigests::of(content, [d]);
+    let signers = [Signer {
+        certificate: cert,
+        key,
+        chain,
+    }];
+    sign(&SignRequest {
+        signers: &signers,
+        digests: &digests,
+        encapsulated: opaque.then_some(content),
+        signing_time: NOW,
+        sid,
+    })
+    .unwrap()
+}
+
+fn opts(p: &Pki, from: Option<&str>) -> VerifyOptions {
+    VerifyOptions {
+        at: NOW,
+        trust_anchors: vec![p.root.clone()],
+        extra_certificates: vec![],
+        from_address: from.map(str::to_string),
+    }
+}
+
+#[test]
+fn every_signing_key_type_round_trips_detached_and_opaque() {
+    let p = pki();
+    let content = b"Content-Type: text/plain\r\n\r\nhello\r\n";
+    for kt in [
+        KeyType::Rsa2048,
+        KeyType::EcdsaP256,
+        KeyType::EcdsaP384,
+        KeyType::Ed25519,
+    ] {
+        let (cert, key) = leaf(&p, "alice@example.com", Profile::Signing, kt);
+        for sid in [
+            SidKind::IssuerAndSerialNumber,
+            SidKind::SubjectKeyIdentifier,
+        ] {
+            let chain = [p.issuing.clone()];
+            let detached = sign_with(&cert, &key, &chain, content, false, sid);
+            let r = verify(
+                &detached,
+                SignedContent::Detached(content),
+                &opts(&p, Some("alice@example.com")),
+                &BerLimits::default(),
+            );
+            assert!(r.verdict.is_valid(), "{kt} {sid:?}: {:?}", r.verdict);
+            assert_eq!(r.signers.len(), 1);
+            assert_eq!(r.signers[0].chain.len(), 3, "leaf, issuing, root");
+            assert_eq!(r.signers[0].signing_time, Some(NOW));
+            assert!(r.signers[0].capabilities.len() >= 4);
+            let opaque = sign_with(&cert, &key, &chain, content, true, sid);
+            let r = verify(
+                &opaque,
+                SignedContent::Encapsulated,
+                &opts(&p, None),
+                &BerLimits::default(),
+            );
+            assert!(r.verdict.is_valid(), "{kt}: {:?}", r.verdict);
+            assert_eq!(r.content.as_deref(), Some(&content[..]));
+        }
+    }
+}
+
+#[test]
+fn tampering_is_never_valid() {
+    let p = pki();
+    let (cert, key) = leaf(
+        &p,
+        "alice@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let content = b"Content-Type: text/plain\r\n\r\npay 100 EUR\r\n";
+    let sig = sign_with(
+        &cert,
+        &key,
+        std::slice::from_ref(&p.issuing),
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    let o = opts(&p, Some("alice@example.com"));
+
+    let altered = b"Content-Type: text/plain\r\n\r\npay 900 EUR\r\n";
+    let r = verify(
+        &sig,
+        SignedContent::Detached(altered),
+        &o,
+        &BerLimits::default(),
+    );
+    assert!(!r.verdict.is_valid());
+    assert!(r.verdict.has(Code::ContentAltered), "{:?}", r.verdict);
+
+    // Any single flipped byte of the SignerInfo (signer id, digest algorithm, signed
+    // attributes, signature — the last bytes of the structure): never valid. (Bytes of the
+    // unsigned digestAlgorithms hint set may change without effect, as RFC 5652 intends.)
+    for i in sig.len() - 200..sig.len() {
+        let mut s = sig.clone();
+        s[i] ^= 0x01;
+        let r = verify(
+            &s,
+            SignedContent::Detached(content),
+            &o,
+            &BerLimits::default(),
+        );
+        assert!(!r.verdict.is_valid(), "byte {i} flipped yet valid");
+    }
+
+    // From another address.
+    let r = verify(
+        &sig,
+        SignedContent::Detached(content),
+        &opts(&p, Some("mallory@example.com")),
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::SignerAddressMismatch));
+    assert!(!r.verdict.is_valid());
+
+    // An untrusted root, and a missing intermediate.
+    let other = pki();
+    let r = verify(
+        &sig,
+        SignedContent::Detached(content),
+        &opts(&other, None),
+        &BerLimits::default(),
+    );
+    assert!(
+        r.verdict.has(Code::MissingIntermediate) || r.verdict.has(Code::UntrustedRoot),
+        "{:?}",
+        r.verdict
+    );
+    let no_chain = sign_with(
+        &cert,
+        &key,
+        &[],
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    let r = verify(
+        &no_chain,
+        SignedContent::Detached(content),
+        &o,
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::MissingIntermediate), "{:?}", r.verdict);
+
+    // An expired signer.
+    let late = VerifyOptions {
+        at: NOW + 400 * 86_400,
+        ..opts(&p, None)
+    };
+    let r = verify(
+        &sig,
+        SignedContent::Detached(content),
+        &late,
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::Expired));
+
+    // An encryption-only certificate cannot sign.
+    let (enc_cert, enc_key) = leaf(
+        &p,
+        "alice@example.com",
+        Profile::Encryption,
+        KeyType::EcdsaP256,
+    );
+    let s = sign_with(
+        &enc_cert,
+        &enc_key,
+        std::slice::from_ref(&p.issuing),
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    let r = verify(
+        &s,
+        SignedContent::Detached(content),
+        &o,
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::WrongKeyUsage), "{:?}", r.verdict);
+
+    // Garbage.
+    let r = verify(
+        b"\x30\x80garbage",
+        SignedContent::Detached(content),
+        &o,
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::Malformed));
+}
+
+#[test]
+fn a_signer_with_the_wrong_key_is_refused() {
+    let p = pki();
+    let (cert, _) = leaf(
+        &p,
+        "alice@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let digests = ContentDigests::of(b"x", [digest_for(KeyType::EcdsaP256)]);
+    let signers = [Signer {
+        certificate: &cert,
+        key: &other,
+        chain: &[],
+    }];
+    let e = sign(&SignRequest {
+        signers: &signers,
+        digests: &digests,
+        encapsulated: None,
+        signing_time: NOW,
+        sid: SidKind::default(),
+    });
+    assert!(e.is_err());
+}
