@@ -61,7 +61,10 @@ pub struct Hasher {
 impl Hasher {
     /// A new hasher.
     pub fn new(alg: DigestAlgorithm) -> Self {
-        Hasher { alg, ctx: d::Context::new(alg.alg()) }
+        Hasher {
+            alg,
+            ctx: d::Context::new(alg.alg()),
+        }
     }
 
     /// The algorithm.
@@ -86,7 +89,12 @@ mod tests {
 
     #[test]
     fn incremental_equals_one_shot() {
-        for alg in [DigestAlgorithm::Sha1, DigestAlgorithm::Sha256, DigestAlgorithm::Sha384, DigestAlgorithm::Sha512] {
+        for alg in [
+            DigestAlgorithm::Sha1,
+            DigestAlgorithm::Sha256,
+            DigestAlgorithm::Sha384,
+            DigestAlgorithm::Sha512,
+        ] {
             let mut h = Hasher::new(alg);
             h.update(b"hello ");
             h.update(b"world");
