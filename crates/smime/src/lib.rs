@@ -5,7 +5,8 @@
 //! CMS is read as BER, as peers send it (indefinite lengths, constructed OCTET STRINGs), and
 //! written as DER. [`ber`] normalises received BER to DER without re-sorting anything a
 //! signature covers; [`cms`] decodes and encodes the CMS structures and the algorithm
-//! parameters and attributes S/MIME uses.
+//! parameters and attributes S/MIME uses. [`signed`] signs and verifies SignedData;
+//! [`enveloped`] encrypts and decrypts EnvelopedData and AuthEnvelopedData.
 //!
 //! Everything here is pure: functions take bytes (and keys, and the time, as parameters) and
 //! return bytes or typed values. This crate does no I/O, reads no clock and keeps no state.
@@ -16,5 +17,6 @@
 
 pub mod ber;
 pub mod cms;
+pub mod enveloped;
 pub mod mime;
 pub mod signed;
