@@ -1,10 +1,12 @@
-//! `cachet smime sign|verify`: S/MIME messages (RFC 8551) or raw CMS, from files or pipes.
+//! `cachet smime sign|verify|encrypt|decrypt`: S/MIME messages (RFC 8551) or raw CMS, from
+//! files or pipes.
 
-use crate::io::{CliError, Result, read_file, write_output};
+use crate::io::{CliError, Result, read_file, read_password, write_output};
 use cachet_crypto::PrivateKey;
 use cachet_pki::ParsedCertificate;
 use cachet_pki::verdict::{Code, Severity, Verdict};
 use cachet_smime::ber::BerLimits;
+use cachet_smime::enveloped::{self, ContentCipher, DecryptError, Decrypted, RsaPadding};
 use cachet_smime::mime::canon::to_crlf;
 use cachet_smime::mime::encode::make_7bit_safe;
 use cachet_smime::mime::header::parse_header_block;
@@ -13,10 +15,11 @@ use cachet_smime::mime::{Limits, MimeError};
 use cachet_smime::signed::{
     self, ContentDigests, SidKind, SignRequest, SignedContent, Signer, VerifyOptions,
 };
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use zeroize::Zeroizing;
 
 /// Input and output encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -41,6 +44,34 @@ pub struct Io {
     /// smime (a MIME message), der or pem (raw CMS).
     #[arg(long, value_enum, default_value_t = Format::Smime)]
     format: Format,
+}
+
+/// The content-encryption algorithms `encrypt` offers (RFC 8551 §2.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CipherArg {
+    /// AES-256-GCM, AuthEnvelopedData (RFC 5083/5084).
+    #[value(name = "aes-256-gcm")]
+    Aes256Gcm,
+    /// AES-128-GCM, AuthEnvelopedData.
+    #[value(name = "aes-128-gcm")]
+    Aes128Gcm,
+    /// AES-256-CBC, EnvelopedData (RFC 3565): what every client reads.
+    #[value(name = "aes-256-cbc")]
+    Aes256Cbc,
+    /// AES-128-CBC, EnvelopedData.
+    #[value(name = "aes-128-cbc")]
+    Aes128Cbc,
+}
+
+impl From<CipherArg> for ContentCipher {
+    fn from(c: CipherArg) -> Self {
+        match c {
+            CipherArg::Aes256Gcm => ContentCipher::Aes256Gcm,
+            CipherArg::Aes128Gcm => ContentCipher::Aes128Gcm,
+            CipherArg::Aes256Cbc => ContentCipher::Aes256Cbc,
+            CipherArg::Aes128Cbc => ContentCipher::Aes128Cbc,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -82,6 +113,42 @@ pub enum SmimeCommand {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Encrypt a message to one or more recipients' certificates: application/pkcs7-mime
+    /// enveloped-data (CBC) or authEnveloped-data (GCM).
+    Encrypt {
+        /// A recipient's encryption certificate (PEM or DER; the first certificate of the
+        /// file); repeatable.
+        #[arg(long = "recipient", value_name = "CERT", required = true)]
+        recipients: Vec<PathBuf>,
+        /// Content encryption. Default aes-256-cbc, which every client reads; choose
+        /// aes-256-gcm when every recipient is known to read AuthEnvelopedData.
+        #[arg(long, value_enum)]
+        cipher: Option<CipherArg>,
+        /// Give RSA recipients the key with RSAES-OAEP (SHA-256) instead of PKCS#1 v1.5.
+        #[arg(long)]
+        oaep: bool,
+        #[command(flatten)]
+        io: Io,
+    },
+    /// Decrypt a message with a certificate and its private key (or a PKCS#12 file) and write
+    /// the inner content.
+    #[command(group(ArgGroup::new("identity").required(true).args(["cert", "p12"])))]
+    Decrypt {
+        /// The recipient's certificate.
+        #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "p12")]
+        cert: Option<PathBuf>,
+        /// The recipient's private key (PKCS#8, PEM or DER).
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<PathBuf>,
+        /// A PKCS#12 file with the recipient's key and certificate.
+        #[arg(long, value_name = "FILE", requires = "password_file")]
+        p12: Option<PathBuf>,
+        /// The file holding the PKCS#12 password (first line).
+        #[arg(long, value_name = "FILE", requires = "p12")]
+        password_file: Option<PathBuf>,
         #[command(flatten)]
         io: Io,
     },
@@ -333,7 +400,260 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             }
             Ok(exit_for(&report.verdict))
         }
+        SmimeCommand::Encrypt {
+            recipients,
+            cipher,
+            oaep,
+            io,
+        } => encrypt_command(&recipients, cipher, oaep, &io, &limits),
+        SmimeCommand::Decrypt {
+            cert,
+            key,
+            p12,
+            password_file,
+            io,
+        } => {
+            let identities = read_identities(
+                cert.as_ref(),
+                key.as_ref(),
+                p12.as_ref(),
+                password_file.as_ref(),
+            )?;
+            decrypt_command(&identities, &io, &limits)
+        }
     }
+}
+
+/// The default content encryption: AES-256-CBC, which every S/MIME client reads.
+///
+/// DESIGN principle 5 asks for AES-256-GCM when every recipient is known to read it. Knowing
+/// that needs the SMIMECapabilities each recipient advertised in signed mail (RFC 8551
+/// §2.7.1), and the offline command has no store of those; so it writes what every recipient
+/// reads, and `--cipher aes-256-gcm` is the sender's choice when they know better.
+const DEFAULT_CIPHER: ContentCipher = ContentCipher::Aes256Cbc;
+
+/// The first certificate of each `--recipient` file.
+fn read_recipients(paths: &[PathBuf]) -> Result<Vec<ParsedCertificate>> {
+    paths
+        .iter()
+        .map(|p| {
+            read_certs(p, "recipient certificate")?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CliError(format!("recipient certificate {}: empty", p.display())))
+        })
+        .collect()
+}
+
+fn encrypt_command(
+    recipients: &[PathBuf],
+    cipher: Option<CipherArg>,
+    oaep: bool,
+    io: &Io,
+    limits: &Limits,
+) -> Result<ExitCode> {
+    let certs = read_recipients(recipients)?;
+    let cipher = cipher.map(ContentCipher::from).unwrap_or(DEFAULT_CIPHER);
+    let padding = if oaep {
+        RsaPadding::OaepSha256
+    } else {
+        RsaPadding::Pkcs1v15
+    };
+    let input = Zeroizing::new(read_input(io.input.as_ref(), "message")?);
+    let encrypt = |content: &[u8]| {
+        enveloped::encrypt(content, &certs, cipher, padding)
+            .map_err(|e| CliError(format!("cannot encrypt: {e}")))
+    };
+    let out = match io.format {
+        Format::Der | Format::Pem => encode_raw(&encrypt(&input)?, io.format),
+        Format::Smime => {
+            let split =
+                split_message(&input, limits).map_err(|e| CliError(format!("message: {e}")))?;
+            // The same inner entity a signature would cover (RFC 8551 §3.1): 7-bit safe,
+            // CRLF; the envelope headers stay outside (§3.3).
+            let safe = make_7bit_safe(&split.inner, limits)
+                .map_err(|e| CliError(format!("message: {e}")))?;
+            let entity = Zeroizing::new(to_crlf(&safe).into_owned());
+            let smime_type = if cipher.is_authenticated() {
+                SmimeType::AuthEnvelopedData
+            } else {
+                SmimeType::EnvelopedData
+            };
+            wrap::build_pkcs7_mime(&split.outer, smime_type, &encrypt(&entity)?)
+        }
+    };
+    write_output(io.out.as_deref(), &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The certificate and key pairs to try: the one given, or each key of a PKCS#12 file with
+/// its certificate.
+fn read_identities(
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+    p12: Option<&PathBuf>,
+    password_file: Option<&PathBuf>,
+) -> Result<Vec<(ParsedCertificate, PrivateKey)>> {
+    if let (Some(p12), Some(pw)) = (p12, password_file) {
+        let bytes = Zeroizing::new(read_file(p12, "PKCS#12 file")?);
+        let password = read_password(pw, "password file")?;
+        let contents = cachet_pki::pkcs12::parse(&bytes, &password).map_err(|e| match e {
+            cachet_pki::pkcs12::Pkcs12Error::WrongPassword => CliError(format!(
+                "wrong password for --p12 {}: the password in {} does not open it",
+                p12.display(),
+                pw.display()
+            )),
+            other => CliError(format!("{}: {other}", p12.display())),
+        })?;
+        let certs: Vec<ParsedCertificate> = contents
+            .certificates
+            .iter()
+            .filter_map(|d| ParsedCertificate::from_der(d).ok())
+            .collect();
+        let mut out = Vec::new();
+        for (i, k) in contents.keys.iter().enumerate() {
+            let key = PrivateKey::from_pkcs8_der(k).map_err(|e| {
+                CliError(format!(
+                    "{}: key {} is not usable: {e}",
+                    p12.display(),
+                    i + 1
+                ))
+            })?;
+            let by_id = contents
+                .certificate_for_key(i)
+                .and_then(|c| contents.certificates.get(c))
+                .and_then(|d| ParsedCertificate::from_der(d).ok());
+            let cert = by_id
+                .filter(|c| c.spki_der().ok().as_deref() == Some(key.public_key_der()))
+                .or_else(|| {
+                    certs
+                        .iter()
+                        .find(|c| c.spki_der().ok().as_deref() == Some(key.public_key_der()))
+                        .cloned()
+                });
+            if let Some(cert) = cert {
+                out.push((cert, key));
+            }
+        }
+        if out.is_empty() {
+            return Err(CliError(format!(
+                "{}: no private key with its certificate",
+                p12.display()
+            )));
+        }
+        return Ok(out);
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            let c = read_certs(cert, "certificate")?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CliError(format!("certificate {}: empty", cert.display())))?;
+            let k = read_key(key)?;
+            if c.spki_der().ok().as_deref() != Some(k.public_key_der()) {
+                return Err(CliError(format!(
+                    "the private key {} does not belong to the certificate {}",
+                    key.display(),
+                    cert.display()
+                )));
+            }
+            Ok(vec![(c, k)])
+        }
+        _ => Err(CliError(
+            "give --cert and --key, or --p12 and --password-file".into(),
+        )),
+    }
+}
+
+/// Decrypts with the first identity the message is addressed to.
+fn decrypt_with(cms: &[u8], identities: &[(ParsedCertificate, PrivateKey)]) -> Result<Decrypted> {
+    for (cert, key) in identities {
+        match enveloped::decrypt(cms, cert, key, &BerLimits::default()) {
+            Ok(d) => return Ok(d),
+            Err(DecryptError::NoRecipient) => continue,
+            Err(e) => return Err(decrypt_error(&e)),
+        }
+    }
+    let names: Vec<String> = identities
+        .iter()
+        .map(|(c, _)| format!("'{}' (serial {})", c.subject(), c.serial_hex()))
+        .collect();
+    Err(CliError(format!(
+        "{}: the message is not encrypted to the certificate {}: decrypt it with the key of a certificate it was sent to",
+        cachet_pki::verdict::Code::NoRecipientKey.as_str(),
+        names.join(" or ")
+    )))
+}
+
+fn decrypt_error(e: &DecryptError) -> CliError {
+    match e {
+        DecryptError::DecryptionFailed => CliError(
+            "the message cannot be decrypted: the key does not match or the message was altered"
+                .into(),
+        ),
+        DecryptError::NotEncrypted(what) => CliError(format!(
+            "the message is not encrypted (it is {what}): to check a signature, run `cachet smime verify`"
+        )),
+        other => CliError(format!("{}: {other}", other.code().as_str())),
+    }
+}
+
+fn decrypt_command(
+    identities: &[(ParsedCertificate, PrivateKey)],
+    io: &Io,
+    limits: &Limits,
+) -> Result<ExitCode> {
+    let input = read_input(io.input.as_ref(), "message")?;
+    let cms = match io.format {
+        Format::Der | Format::Pem => raw_cms(&input, io.format)?,
+        Format::Smime => match classify(&input, limits).map_err(|e| malformed_exit(&e))? {
+            Layer::Pkcs7Mime { cms, .. } => cms,
+            Layer::DetachedSigned { .. } => {
+                return Err(CliError(
+                    "the message is signed (multipart/signed), not encrypted: to check it, run `cachet smime verify`".into(),
+                ));
+            }
+            Layer::Content => {
+                return Err(CliError(
+                    "the message is not encrypted (no application/pkcs7-mime layer)".into(),
+                ));
+            }
+        },
+    };
+    let d = decrypt_with(&cms, identities)?;
+    if d.weak {
+        eprintln!(
+            "{} [warning]: the message was encrypted with {}, which is no longer secure: accepted for old mail only; ask the sender to use AES",
+            cachet_pki::verdict::Code::WeakAlgorithm.as_str(),
+            d.cipher.name()
+        );
+    }
+    if io.format == Format::Smime {
+        match classify(&d.content, limits) {
+            Ok(Layer::DetachedSigned { .. }) => {
+                eprintln!("the decrypted content is signed: run `cachet smime verify`")
+            }
+            Ok(Layer::Pkcs7Mime { smime_type, cms }) => {
+                let kind = cachet_smime::cms::decode_content_info(&cms, &BerLimits::default())
+                    .map(|c| c.content.kind())
+                    .ok();
+                use cachet_smime::cms::ContentKind;
+                if smime_type == SmimeType::SignedData || kind == Some(ContentKind::SignedData) {
+                    eprintln!("the decrypted content is signed: run `cachet smime verify`");
+                } else if matches!(
+                    kind,
+                    Some(ContentKind::EnvelopedData | ContentKind::AuthEnvelopedData)
+                ) {
+                    eprintln!(
+                        "the decrypted content is itself encrypted: run `cachet smime decrypt` on it"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    write_output(io.out.as_deref(), &d.content)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn malformed_exit(e: &MimeError) -> CliError {
