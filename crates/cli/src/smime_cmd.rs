@@ -628,6 +628,12 @@ fn decrypt_command(
             d.cipher.name()
         );
     }
+    if d.content_type != cachet_smime::cms::oid::ID_DATA {
+        eprintln!(
+            "note: the encrypted content is of type {}, not id-data (RFC 8551 §3.3): it is written as it is",
+            d.content_type
+        );
+    }
     if io.format == Format::Smime {
         match classify(&d.content, limits) {
             Ok(Layer::DetachedSigned { .. }) => {

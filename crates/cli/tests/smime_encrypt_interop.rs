@@ -113,17 +113,20 @@ fn openssl_decrypts_what_cachet_encrypts() {
             );
             assert_eq!(r.code, 0, "{label}: openssl cms -decrypt: {}", r.stderr);
             assert_eq!(r.stdout, INNER, "{label}");
-            // `openssl smime` (the PKCS#7 API) reads only RSA PKCS#1 v1.5 with CBC.
+            // `openssl smime` (OpenSSL's PKCS#7 interface) reads only RSA PKCS#1 v1.5 with
+            // CBC: it has no AuthEnvelopedData, OAEP or key agreement (pinned, for the matrix).
+            let r = openssl(
+                dir,
+                &[
+                    "smime", "-decrypt", "-in", "enc.eml", "-recip", &who.cert, "-inkey", &who.key,
+                ],
+            );
             if who.cert == rsa.cert && !oaep && cipher.ends_with("cbc") {
-                let r = openssl(
-                    dir,
-                    &[
-                        "smime", "-decrypt", "-in", "enc.eml", "-recip", &who.cert, "-inkey",
-                        &who.key,
-                    ],
-                );
                 assert_eq!(r.code, 0, "{label}: openssl smime -decrypt: {}", r.stderr);
                 assert_eq!(r.stdout, INNER, "{label}");
+            } else {
+                assert_ne!(r.code, 0, "{label}: openssl smime -decrypt now reads it");
+                assert!(!r.stdout.contains("100 EUR"), "{label}");
             }
             // Cachet reads its own output too.
             let r = cachet_decrypt(dir, who, "enc.eml", &[]).ok();
@@ -285,6 +288,23 @@ fn openssl_3_0_cannot_read_x25519_recipients_and_cachet_can() {
             "OpenSSL now decrypts X25519 recipients: update docs/INTEROP.md"
         );
     }
+    // Nor can it encrypt to one.
+    let r = openssl(
+        dir,
+        &[
+            "cms", "-encrypt", "-in", "msg.eml", "-out", "o.p7m", "-recip", &x.cert,
+        ],
+    );
+    assert_ne!(
+        r.code, 0,
+        "OpenSSL now encrypts to X25519: update docs/INTEROP.md"
+    );
+    assert!(
+        r.stderr
+            .contains("operation not supported for this keytype"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -415,6 +435,74 @@ fn cachet_decrypts_what_openssl_encrypts() {
                 "ecdh_kdf_md:sha256",
             ],
             &p256,
+            false,
+            false,
+        ),
+        (
+            "cms OAEP SHA-256 AES-128-GCM",
+            vec![
+                "cms",
+                "-encrypt",
+                "-aes-128-gcm",
+                "-keyopt",
+                "rsa_padding_mode:oaep",
+                "-keyopt",
+                "rsa_oaep_md:sha256",
+                "-keyopt",
+                "rsa_mgf1_md:sha256",
+            ],
+            &rsa,
+            false,
+            false,
+        ),
+        (
+            "cms OAEP SHA-512 AES-128-CBC",
+            vec![
+                "cms",
+                "-encrypt",
+                "-aes-128-cbc",
+                "-keyopt",
+                "rsa_padding_mode:oaep",
+                "-keyopt",
+                "rsa_oaep_md:sha512",
+                "-keyopt",
+                "rsa_mgf1_md:sha512",
+            ],
+            &rsa,
+            false,
+            false,
+        ),
+        (
+            "cms EC P-256 AES-128-CBC",
+            vec!["cms", "-encrypt", "-aes-128-cbc"],
+            &p256,
+            false,
+            false,
+        ),
+        (
+            "cms EC P-384 AES-128-GCM",
+            vec!["cms", "-encrypt", "-aes-128-gcm"],
+            &p384,
+            false,
+            false,
+        ),
+        (
+            "cms EC P-384 AES-256-CBC SHA-384 KDF",
+            vec![
+                "cms",
+                "-encrypt",
+                "-aes-256-cbc",
+                "-keyopt",
+                "ecdh_kdf_md:sha384",
+            ],
+            &p384,
+            false,
+            false,
+        ),
+        (
+            "cms EC P-384 AES-128-CBC",
+            vec!["cms", "-encrypt", "-aes-128-cbc"],
+            &p384,
             false,
             false,
         ),
@@ -656,6 +744,7 @@ fn pkcs12_identities_and_sign_then_encrypt() {
         ],
     );
     assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     assert!(
         r.stderr.contains("wrong password for --p12"),
         "{}",
