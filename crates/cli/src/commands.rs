@@ -99,6 +99,18 @@ enum Command {
         #[command(subcommand)]
         command: crate::smime_cmd::SmimeCommand,
     },
+    /// Operations per second of the engine beside the primitive's rate, like `openssl speed`.
+    Bench {
+        /// What to measure (default: all).
+        #[arg(value_enum)]
+        operations: Vec<crate::bench_cmd::BenchOp>,
+        /// Time spent measuring each figure.
+        #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+        seconds: f64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Offline PKI tools.
     Pki {
         #[command(subcommand)]
@@ -435,6 +447,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cert { command } => cert_command(command).await,
         Command::Pki { command } => pki_command(command),
         Command::Smime { command } => crate::smime_cmd::run(command, now()),
+        Command::Bench {
+            operations,
+            seconds,
+            json,
+        } => crate::bench_cmd::run(&operations, seconds, json, now()),
         Command::Crl {
             data,
             unlock: u,

@@ -4,6 +4,7 @@
 //! work happens in `cachet-service` and the pure crates below it.
 #![forbid(unsafe_code)]
 
+mod bench_cmd;
 mod commands;
 mod io;
 mod smime_cmd;

@@ -7,11 +7,11 @@ use cachet_pki::ParsedCertificate;
 use cachet_pki::verdict::{Code, Severity, Verdict};
 use cachet_smime::ber::BerLimits;
 use cachet_smime::enveloped::{self, ContentCipher, DecryptError, Decrypted, RsaPadding};
+use cachet_smime::message::{SignMessage, sign_message, verify_message};
+use cachet_smime::mime::Limits;
 use cachet_smime::mime::canon::to_crlf;
 use cachet_smime::mime::encode::make_7bit_safe;
-use cachet_smime::mime::header::parse_header_block;
 use cachet_smime::mime::smime::{self as wrap, Layer, SmimeType, classify, split_message};
-use cachet_smime::mime::{Limits, MimeError};
 use cachet_smime::signed::{
     self, ContentDigests, SidKind, SignRequest, SignedContent, Signer, VerifyOptions,
 };
@@ -227,17 +227,6 @@ fn encode_raw(der: &[u8], format: Format) -> Vec<u8> {
     }
 }
 
-/// The addr-spec of a From header value ("Alice <alice@example.com>" → alice@example.com).
-fn from_address(value: &str) -> Option<String> {
-    let v = value.trim();
-    let addr = match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &v[a + 1..b],
-        _ => v,
-    };
-    let addr = addr.trim();
-    addr.contains('@').then(|| addr.to_string())
-}
-
 /// Runs an `smime` subcommand.
 pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
     let limits = Limits::default();
@@ -285,32 +274,17 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             let out = match io.format {
                 Format::Der | Format::Pem => encode_raw(&sign_content(&input, opaque)?, io.format),
                 Format::Smime => {
-                    let split = split_message(&input, &limits)
-                        .map_err(|e| CliError(format!("message: {e}")))?;
-                    // 8-bit content is made 7-bit safe before signing (RFC 8551 §3.1.2), then
-                    // canonicalised to CRLF (§3.1.1): exactly these bytes are signed and sent.
-                    let safe = make_7bit_safe(&split.inner, &limits)
-                        .map_err(|e| CliError(format!("message: {e}")))?;
-                    let entity = to_crlf(&safe).into_owned();
-                    if opaque {
-                        wrap::build_pkcs7_mime(
-                            &split.outer,
-                            SmimeType::SignedData,
-                            &sign_content(&entity, true)?,
-                        )
-                    } else {
-                        let sig = sign_content(&entity, false)?;
-                        let boundary = wrap::fresh_boundary(&entity, &mut || {
-                            cachet_crypto::rand::bytes::<12>().unwrap_or([7; 12])
-                        });
-                        wrap::build_multipart_signed(
-                            &split.outer,
-                            &entity,
-                            &sig,
-                            signed::micalg(d),
-                            &boundary,
-                        )
-                    }
+                    let how = SignMessage {
+                        signer: Signer {
+                            certificate: signer_cert,
+                            key: &key,
+                            chain: &chain,
+                        },
+                        opaque,
+                        sid,
+                        signing_time: now,
+                    };
+                    sign_message(&input, &how, &limits).map_err(|e| CliError(e.to_string()))?
                 }
             };
             write_output(io.out.as_deref(), &out)?;
@@ -337,7 +311,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 None => now,
             };
             let input = read_input(io.input.as_ref(), "message")?;
-            let mut opts = VerifyOptions {
+            let opts = VerifyOptions {
                 at,
                 trust_anchors: anchors,
                 extra_certificates: extra,
@@ -359,39 +333,8 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                     (r, inner)
                 }
                 Format::Smime => {
-                    let h = parse_header_block(&input, &limits).map_err(|e| malformed_exit(&e))?;
-                    opts.from_address = h.get("From").and_then(|f| from_address(&f.unfolded()));
-                    match classify(&input, &limits) {
-                        Err(e) => return Ok(report_malformed(&e.to_string(), json)),
-                        Ok(Layer::DetachedSigned {
-                            content, signature, ..
-                        }) => {
-                            let entity = to_crlf(&input[content]).into_owned();
-                            let r = signed::verify(
-                                &signature,
-                                SignedContent::Detached(&entity),
-                                &opts,
-                                &BerLimits::default(),
-                            );
-                            (r, Some(entity))
-                        }
-                        Ok(Layer::Pkcs7Mime { cms, .. }) => {
-                            let r = signed::verify(
-                                &cms,
-                                SignedContent::Encapsulated,
-                                &opts,
-                                &BerLimits::default(),
-                            );
-                            let inner = r.content.clone();
-                            (r, inner)
-                        }
-                        Ok(Layer::Content) => {
-                            return Ok(report_malformed(
-                                "the message is not signed (no multipart/signed or application/pkcs7-mime layer)",
-                                json,
-                            ));
-                        }
-                    }
+                    let v = verify_message(&input, &opts, &limits, &BerLimits::default());
+                    (v.report, v.content)
                 }
             };
             print_report(&report, json)?;
@@ -606,7 +549,9 @@ fn decrypt_command(
     let input = read_input(io.input.as_ref(), "message")?;
     let cms = match io.format {
         Format::Der | Format::Pem => raw_cms(&input, io.format)?,
-        Format::Smime => match classify(&input, limits).map_err(|e| malformed_exit(&e))? {
+        Format::Smime => match classify(&input, limits)
+            .map_err(|e| CliError(format!("malformed message: {e}")))?
+        {
             Layer::Pkcs7Mime { cms, .. } => cms,
             Layer::DetachedSigned { .. } => {
                 return Err(CliError(
@@ -660,20 +605,6 @@ fn decrypt_command(
     }
     write_output(io.out.as_deref(), &d.content)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn malformed_exit(e: &MimeError) -> CliError {
-    CliError(format!("malformed message: {e}"))
-}
-
-fn report_malformed(message: &str, json: bool) -> ExitCode {
-    if json {
-        let v = json!({"valid": false, "findings": [{"code": Code::Malformed.as_str(), "severity": "error", "message": message}], "signers": []});
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        println!("malformed [error]: {message}");
-    }
-    ExitCode::from(2)
 }
 
 /// Exit 0 valid, 2 when the input could not be read as a signed structure, 1 otherwise.

@@ -36,7 +36,7 @@ pub fn decode_all(text: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Whether `bytes` look like PEM text rather than DER.

@@ -18,5 +18,6 @@
 pub mod ber;
 pub mod cms;
 pub mod enveloped;
+pub mod message;
 pub mod mime;
 pub mod signed;

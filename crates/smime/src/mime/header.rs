@@ -175,7 +175,7 @@ pub fn parse_header_block<'a>(
 }
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+    memchr::memchr(needle, hay)
 }
 
 /// A Content-Type: `type/subtype` lower-cased, and its parameters with lower-cased names.

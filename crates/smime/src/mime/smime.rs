@@ -210,7 +210,7 @@ pub fn fresh_boundary(content: &[u8], random: &mut dyn FnMut() -> [u8; 12]) -> S
         let b: String = std::iter::once("----=_cachet_".to_string())
             .chain(r.iter().map(|x| format!("{x:02x}")))
             .collect();
-        if !content.windows(b.len()).any(|w| w == b.as_bytes()) {
+        if memchr::memmem::find(content, b.as_bytes()).is_none() {
             return b;
         }
     }

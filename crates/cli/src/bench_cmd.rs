@@ -1,0 +1,290 @@
+//! `cachet bench`: operations per second of Cachet's engine, each beside the rate of the
+//! primitive it rests on, measured in the same run — in the spirit of `openssl speed`, so an
+//! administrator can size a gateway and anyone can see the engine's overhead.
+
+use crate::io::{CliError, Result};
+use cachet_crypto::{KeyType, PrivateKey};
+use cachet_pki::ParsedCertificate;
+use cachet_pki::issue::{random_serial, sign_certificate};
+use cachet_pki::lint::{Role, lint};
+use cachet_pki::name::NameBuilder;
+use cachet_pki::profile::{
+    Profile, PublicationUrls, SubscriberRequest, issuing_ca_template, root_ca_template,
+    subscriber_template,
+};
+use cachet_smime::ber::BerLimits;
+use cachet_smime::message::{SignMessage, sign_message, verify_message};
+use cachet_smime::mime::Limits;
+use cachet_smime::signed::{SidKind, Signer, VerifyOptions};
+use clap::ValueEnum;
+use serde_json::json;
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// What `cachet bench` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchOp {
+    /// Sign a message (multipart/signed), vs. the raw signature.
+    Sign,
+    /// Verify a signed message with its chain, vs. the raw signature verifications.
+    Verify,
+    /// Issue a certificate (build, sign, lint), vs. the CA's raw signature.
+    Issue,
+}
+
+const SIZES: [usize; 2] = [10 * 1024, 1024 * 1024];
+const KEYS: [KeyType; 2] = [KeyType::Rsa2048, KeyType::EcdsaP256];
+
+struct Fixture {
+    root: ParsedCertificate,
+    issuing: ParsedCertificate,
+    issuing_key: PrivateKey,
+}
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError(format!("benchmark set-up failed: {e}"))
+}
+
+fn fixture(now: u64) -> Result<Fixture> {
+    let root_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
+    let name = NameBuilder::new()
+        .common_name("Bench Root")
+        .and_then(|n| n.to_der())
+        .map_err(fail)?;
+    let serial = random_serial().map_err(fail)?.to_vec();
+    let t = root_ca_template(
+        name.clone(),
+        root_key.public_key_der().to_vec(),
+        serial,
+        now - 60,
+    )
+    .map_err(fail)?;
+    let root = ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).map_err(fail)?)
+        .map_err(fail)?;
+    let issuing_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
+    let iname = NameBuilder::new()
+        .common_name("Bench Issuing")
+        .and_then(|n| n.to_der())
+        .map_err(fail)?;
+    let urls = PublicationUrls::under("http://pki.example.com", "root");
+    let serial = random_serial().map_err(fail)?.to_vec();
+    let t = issuing_ca_template(
+        iname,
+        issuing_key.public_key_der().to_vec(),
+        serial,
+        now - 60,
+        &root,
+        &urls,
+    )
+    .map_err(fail)?;
+    let issuing =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).map_err(fail)?)
+            .map_err(fail)?;
+    Ok(Fixture {
+        root,
+        issuing,
+        issuing_key,
+    })
+}
+
+fn leaf(f: &Fixture, kt: KeyType, now: u64) -> Result<(ParsedCertificate, PrivateKey)> {
+    let key = PrivateKey::generate(kt).map_err(fail)?;
+    let req = SubscriberRequest {
+        email: "bench@example.com",
+        profile: Profile::Signing,
+        spki_der: key.public_key_der(),
+        not_before: now - 60,
+        validity_days: 30,
+        non_repudiation: false,
+    };
+    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
+    let t = subscriber_template(
+        &req,
+        random_serial().map_err(fail)?.to_vec(),
+        &f.issuing,
+        &urls,
+    )
+    .map_err(fail)?;
+    let subject = f.issuing.subject_der().map_err(fail)?;
+    let cert =
+        ParsedCertificate::from_der(&sign_certificate(&t, &subject, &f.issuing_key).map_err(fail)?)
+            .map_err(fail)?;
+    Ok((cert, key))
+}
+
+/// A message of about `size` bytes: headers and 76-column ASCII lines.
+fn message(size: usize) -> Vec<u8> {
+    let mut m =
+        b"From: bench@example.com\r\nTo: peer@example.com\r\nSubject: benchmark\r\n\r\n".to_vec();
+    let line = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod te\r\n";
+    while m.len() < size {
+        m.extend_from_slice(line);
+    }
+    m.truncate(size);
+    m
+}
+
+/// Runs `f` repeatedly for `budget` and returns operations per second.
+fn rate(budget: Duration, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?; // warm-up, and fail early
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < budget || n < 3 {
+        f()?;
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Runs the benchmark.
+pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<ExitCode> {
+    let ops: Vec<BenchOp> = if ops.is_empty() {
+        vec![BenchOp::Sign, BenchOp::Verify, BenchOp::Issue]
+    } else {
+        ops.to_vec()
+    };
+    if !(0.05..=60.0).contains(&seconds) {
+        return Err(CliError("--seconds must be between 0.05 and 60".into()));
+    }
+    let budget = Duration::from_secs_f64(seconds);
+    let f = fixture(now)?;
+    let mut rows = Vec::new();
+    let mut emit = |op: &str, key: &str, size: Option<usize>, ops: f64, primitive: f64| {
+        if !json_out {
+            let size_s = size.map_or("-".to_string(), |s| {
+                if s >= 1 << 20 {
+                    format!("{} MiB", s >> 20)
+                } else {
+                    format!("{} KiB", s >> 10)
+                }
+            });
+            println!(
+                "{op:<8} {key:<11} {size_s:>8} {ops:>12.1}/s   primitive {primitive:>10.1}/s   ({:.0}% of the primitive rate)",
+                100.0 * ops / primitive
+            );
+        }
+        rows.push(json!({"operation": op, "key": key, "size": size, "ops_per_sec": ops, "primitive_ops_per_sec": primitive}));
+    };
+    let limits = Limits::default();
+    let ber = BerLimits::default();
+    for op in ops {
+        match op {
+            BenchOp::Sign | BenchOp::Verify => {
+                for kt in KEYS {
+                    let (cert, key) = leaf(&f, kt, now)?;
+                    let chain = [f.issuing.clone()];
+                    let how = SignMessage {
+                        signer: Signer {
+                            certificate: &cert,
+                            key: &key,
+                            chain: &chain,
+                        },
+                        opaque: false,
+                        sid: SidKind::IssuerAndSerialNumber,
+                        signing_time: now,
+                    };
+                    let alg = key
+                        .signature_algorithm()
+                        .ok_or_else(|| fail("key cannot sign"))?;
+                    let probe = [0x42u8; 32];
+                    let sig = key.sign(&probe).map_err(fail)?;
+                    let spki = cert.spki_der().map_err(fail)?;
+                    for size in SIZES {
+                        let msg = message(size);
+                        if op == BenchOp::Sign {
+                            let ops = rate(budget, || {
+                                black_box(sign_message(&msg, &how, &limits).map_err(fail)?);
+                                Ok(())
+                            })?;
+                            let prim = rate(budget, || {
+                                black_box(key.sign(&probe).map_err(fail)?);
+                                Ok(())
+                            })?;
+                            emit("sign", kt.name(), Some(size), ops, prim);
+                        } else {
+                            let signed = sign_message(&msg, &how, &limits).map_err(fail)?;
+                            let opts = VerifyOptions {
+                                at: now,
+                                trust_anchors: vec![f.root.clone()],
+                                ..Default::default()
+                            };
+                            let ops = rate(budget, || {
+                                let v = verify_message(&signed, &opts, &limits, &ber);
+                                if !v.report.verdict.is_valid() {
+                                    return Err(fail(format!("{:?}", v.report.verdict.findings)));
+                                }
+                                Ok(())
+                            })?;
+                            // A verification with its chain checks three signatures: the
+                            // message's, the leaf's and the issuing CA's (ECDSA P-256 here).
+                            let root_spki = f.root.spki_der().map_err(fail)?;
+                            let issuing_sig = f
+                                .issuing
+                                .signature_algorithm()
+                                .ok_or_else(|| fail("issuing CA"))?;
+                            let prim = rate(budget, || {
+                                alg.verify(&spki, &probe, &sig).map_err(fail)?;
+                                f.issuing.verify_signature(&root_spki).map_err(fail)?;
+                                let _ = issuing_sig;
+                                cert.verify_signature(&f.issuing.spki_der().map_err(fail)?)
+                                    .map_err(fail)?;
+                                Ok(())
+                            })?;
+                            emit("verify", kt.name(), Some(size), ops, prim);
+                        }
+                    }
+                }
+            }
+            BenchOp::Issue => {
+                let subject_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
+                let urls = PublicationUrls::under("http://pki.example.com", "issuing");
+                let subject = f.issuing.subject_der().map_err(fail)?;
+                let ops = rate(budget, || {
+                    let req = SubscriberRequest {
+                        email: "bench@example.com",
+                        profile: Profile::Signing,
+                        spki_der: subject_key.public_key_der(),
+                        not_before: now,
+                        validity_days: 365,
+                        non_repudiation: false,
+                    };
+                    let t = subscriber_template(
+                        &req,
+                        random_serial().map_err(fail)?.to_vec(),
+                        &f.issuing,
+                        &urls,
+                    )
+                    .map_err(fail)?;
+                    let der = sign_certificate(&t, &subject, &f.issuing_key).map_err(fail)?;
+                    let c = ParsedCertificate::from_der(&der).map_err(fail)?;
+                    if !lint(
+                        &c,
+                        Role::Subscriber {
+                            profile: Profile::Signing,
+                            email: "bench@example.com",
+                        },
+                        Some(&f.issuing),
+                    )
+                    .is_empty()
+                    {
+                        return Err(fail("lint"));
+                    }
+                    Ok(())
+                })?;
+                let prim = rate(budget, || {
+                    black_box(f.issuing_key.sign(&[7u8; 200]).map_err(fail)?);
+                    Ok(())
+                })?;
+                emit("issue", "ecdsa-p256", None, ops, prim);
+            }
+        }
+    }
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).map_err(|e| CliError(e.to_string()))?
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
