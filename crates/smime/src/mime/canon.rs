@@ -4,10 +4,7 @@
 
 /// Converts bare LF to CRLF in one pass; CRLF and lone CR are left as they are.
 pub fn to_crlf(input: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let bare = input
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || input[i - 1] != b'\r'));
+    let bare = memchr::memchr_iter(b'\n', input).any(|i| i == 0 || input[i - 1] != b'\r');
     if !bare {
         return std::borrow::Cow::Borrowed(input);
     }
@@ -28,18 +25,16 @@ impl CrlfWriter {
     /// Converts `chunk`, passing the output to `sink` in as few slices as possible.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut dyn FnMut(&[u8])) {
         let mut start = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            if b == b'\n' {
-                let prev_cr = if i == 0 {
-                    self.last_was_cr
-                } else {
-                    chunk[i - 1] == b'\r'
-                };
-                if !prev_cr {
-                    sink(&chunk[start..i]);
-                    sink(b"\r\n");
-                    start = i + 1;
-                }
+        for i in memchr::memchr_iter(b'\n', chunk) {
+            let prev_cr = if i == 0 {
+                self.last_was_cr
+            } else {
+                chunk[i - 1] == b'\r'
+            };
+            if !prev_cr {
+                sink(&chunk[start..i]);
+                sink(b"\r\n");
+                start = i + 1;
             }
         }
         sink(&chunk[start..]);

@@ -149,21 +149,23 @@ fn split_lines(data: &[u8]) -> Vec<&[u8]> {
 /// Whether a body must be transfer-encoded to be 7-bit safe (RFC 5322 §2.3: no NUL, no
 /// 8-bit bytes, no bare CR, lines of at most 998 octets).
 pub fn needs_encoding(body: &[u8]) -> bool {
-    let mut line = 0usize;
-    for (i, &b) in body.iter().enumerate() {
-        match b {
-            0 | 0x80..=0xff => return true,
-            b'\r' if body.get(i + 1) != Some(&b'\n') => return true,
-            b'\n' => line = 0,
-            _ => {
-                line += 1;
-                if line > 998 {
-                    return true;
-                }
-            }
-        }
+    // Vectorised scans (is_ascii, memchr) rather than a byte loop: this runs over every
+    // message body that is signed.
+    if !body.is_ascii() || memchr::memchr(0, body).is_some() {
+        return true;
     }
-    false
+    if memchr::memchr_iter(b'\r', body).any(|i| body.get(i + 1) != Some(&b'\n')) {
+        return true;
+    }
+    let mut line_start = 0;
+    for nl in memchr::memchr_iter(b'\n', body) {
+        let cr = usize::from(nl > line_start && body[nl - 1] == b'\r');
+        if nl - line_start - cr > 998 {
+            return true;
+        }
+        line_start = nl + 1;
+    }
+    body.len() - line_start > 998
 }
 
 /// Returns `entity` (a header block and body) in a 7-bit-safe form: every leaf part whose
@@ -296,6 +298,20 @@ mod tests {
         let long = quoted_printable_encode(&[b'a'; 200]);
         assert!(long.split(|&b| b == b'\n').all(|l| l.len() <= 77));
         assert!(!needs_encoding(&qp));
+    }
+
+    #[test]
+    fn line_length_limit_counts_octets_without_the_line_ending() {
+        let line = |n: usize, end: &str| format!("{}{end}", "a".repeat(n)).into_bytes();
+        assert!(!needs_encoding(&line(998, "\n")));
+        assert!(!needs_encoding(&line(998, "\r\n")));
+        assert!(needs_encoding(&line(999, "\n")));
+        assert!(needs_encoding(&line(999, "\r\n")));
+        assert!(needs_encoding(&line(999, "")));
+        assert!(!needs_encoding(&line(998, "")));
+        assert!(needs_encoding(b"a\rb"));
+        assert!(needs_encoding(b"a\x00b"));
+        assert!(!needs_encoding(b"a\r\nb\n"));
     }
 
     #[test]
