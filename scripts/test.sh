@@ -13,6 +13,7 @@ declare -A debs=(
   [openssl]=openssl
   [certutil]=libnss3-tools
   [pk12util]=libnss3-tools
+  [cmsutil]=libnss3-tools
   [gpgsm]=gpgsm
   [gpg-agent]=gpg-agent
   [python3]=python3
