@@ -44,16 +44,22 @@ const MAX_INPUT: u64 = 64 * 1024 * 1024;
 
 /// Reads a whole input file, naming it in any error.
 pub fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    read_file_up_to(path, what, MAX_INPUT)
+}
+
+/// Reads a whole input file of at most `limit` bytes.
+pub fn read_file_up_to(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
     let f = fs::File::open(path)
         .map_err(|e| CliError(format!("cannot read {what} {}: {e}", path.display())))?;
     let mut buf = Vec::new();
-    f.take(MAX_INPUT + 1)
+    f.take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| CliError(format!("cannot read {what} {}: {e}", path.display())))?;
-    if buf.len() as u64 > MAX_INPUT {
+    if buf.len() as u64 > limit {
         return Err(CliError(format!(
-            "{what} {} is larger than 64 MiB",
-            path.display()
+            "{what} {} is larger than {} MiB",
+            path.display(),
+            limit >> 20
         )));
     }
     Ok(buf)

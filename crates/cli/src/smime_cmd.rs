@@ -154,14 +154,17 @@ pub enum SmimeCommand {
     },
 }
 
+/// Messages are read whole, up to 1 GiB, until the streaming paths arrive.
+const MAX_MESSAGE: u64 = 1 << 30;
+
 fn read_input(path: Option<&PathBuf>, what: &str) -> Result<Vec<u8>> {
     match path {
-        Some(p) => read_file(p, what),
+        Some(p) => crate::io::read_file_up_to(p, what, MAX_MESSAGE),
         None => {
             use std::io::Read;
             let mut buf = Vec::new();
             std::io::stdin()
-                .take(1 << 30)
+                .take(MAX_MESSAGE)
                 .read_to_end(&mut buf)
                 .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
             Ok(buf)
@@ -316,6 +319,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 trust_anchors: anchors,
                 extra_certificates: extra,
                 from_address: None,
+                cache: None,
             };
             let (report, inner) = match io.format {
                 Format::Der | Format::Pem => {

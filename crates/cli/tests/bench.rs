@@ -6,10 +6,19 @@ use common::*;
 #[test]
 fn bench_json_lists_operations_beside_primitive_rates() {
     let t = scratch();
-    let r = cachet(t.path(), &["bench", "sign", "verify", "--seconds", "0.05", "--json"]).ok();
+    let r = cachet(
+        t.path(),
+        &["bench", "sign", "verify", "--seconds", "0.05", "--json"],
+    )
+    .ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let rows = v.as_array().unwrap();
-    assert_eq!(rows.len(), 8, "2 operations x 2 keys x 2 sizes: {}", r.stdout);
+    assert_eq!(
+        rows.len(),
+        8,
+        "2 operations x 2 keys x 2 sizes: {}",
+        r.stdout
+    );
     for row in rows {
         assert!(["sign", "verify"].contains(&row["operation"].as_str().unwrap()));
         assert!(["rsa-2048", "ecdsa-p256"].contains(&row["key"].as_str().unwrap()));

@@ -235,3 +235,100 @@ fn altered_messages_are_never_valid() {
     let r = verify(dir, "truncated.eml");
     assert_eq!(r.code, 2, "{}", r.stdout);
 }
+
+/// Hostile input: 100 MB of headers, deeply nested multiparts, absurd BER length fields and
+/// nested indefinite lengths in the signature, garbage — `malformed`, exit 2, quickly.
+#[test]
+fn hostile_messages_are_malformed_in_bounded_time() {
+    let t = scratch();
+    let dir = t.path();
+    init_ca(dir, "ecdsa-p256");
+    write_chain(dir);
+    // 100 MB of header fields.
+    let mut huge = Vec::with_capacity(100 << 20);
+    while huge.len() < 100 << 20 {
+        huge.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    write(dir, "huge.eml", &huge);
+    drop(huge);
+    let r = verify(dir, "huge.eml");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stdout.contains("malformed"), "{}", r.stdout);
+    // 10,000 nested multiparts, signed: refused at the nesting limit.
+    let mut nested = String::new();
+    for i in 0..10_000 {
+        nested.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    nested.push_str("Content-Type: text/plain\r\n\r\nxé\r\n");
+    write(
+        dir,
+        "nested.eml",
+        format!("From: alice@example.com\r\n{nested}"),
+    );
+    let a = issue(dir, "alice@example.com", "signing", "ecdsa-p256", &[]);
+    let r = cachet(
+        dir,
+        &[
+            "smime",
+            "sign",
+            "--cert",
+            &a.join("cert.pem").display().to_string(),
+            "--key",
+            &a.join("key.pem").display().to_string(),
+            "--in",
+            "nested.eml",
+            "--out",
+            "n.eml",
+        ],
+    );
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("nesting"), "{}", r.stderr);
+    // A signature whose BER claims an absurd length, and one nested 10,000 levels deep.
+    for (name, der) in [
+        (
+            "len.eml",
+            b"\x30\x84\xff\xff\xff\xff\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02".to_vec(),
+        ),
+        (
+            "deep.eml",
+            [b"\x30\x80".repeat(10_000), b"\x00\x00".repeat(10_000)].concat(),
+        ),
+    ] {
+        let b64 = base64(&der);
+        write(
+            dir,
+            name,
+            format!(
+                "From: alice@example.com\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--b--\r\n"
+            ),
+        );
+        let r = verify(dir, name);
+        assert_eq!(r.code, 2, "{name}: {}", r.stdout);
+        assert!(r.stdout.contains("malformed"), "{name}: {}", r.stdout);
+    }
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in data.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        s.push(T[(n >> 18) as usize & 63] as char);
+        s.push(T[(n >> 12) as usize & 63] as char);
+        s.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        s.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    s
+}

@@ -373,6 +373,66 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
     Ok(cms::encode_content_info(oid::ID_SIGNED_DATA, &sd)?)
 }
 
+/// Certificate signatures already verified, keyed by the SHA-256 of the issuer's public key
+/// and the certificate: a gateway that verifies many messages from the same CAs checks each
+/// CA signature once instead of on every message. Bounded: when full it starts afresh.
+pub struct SignatureCache {
+    seen: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl SignatureCache {
+    /// A cache remembering at most `capacity` signatures.
+    pub fn new(capacity: usize) -> Self {
+        SignatureCache {
+            seen: std::sync::Mutex::new(std::collections::HashSet::new()),
+            capacity,
+        }
+    }
+
+    /// Whether `cert` is signed by the key `issuer_spki`, from the cache or by verifying.
+    pub fn verify(&self, cert: &ParsedCertificate, issuer_spki: &[u8]) -> bool {
+        let mut h = Hasher::new(DigestAlgorithm::Sha256);
+        h.update(&(issuer_spki.len() as u64).to_be_bytes());
+        h.update(issuer_spki);
+        h.update(cert.der());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&h.finish());
+        if let Ok(seen) = self.seen.lock()
+            && seen.contains(&key)
+        {
+            return true;
+        }
+        let ok = cert.verify_signature(issuer_spki).is_ok();
+        if ok && let Ok(mut seen) = self.seen.lock() {
+            if seen.len() >= self.capacity {
+                seen.clear();
+            }
+            seen.insert(key);
+        }
+        ok
+    }
+}
+
+impl std::fmt::Debug for SignatureCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureCache")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cert_signed_by(
+    cache: Option<&SignatureCache>,
+    cert: &ParsedCertificate,
+    issuer_spki: &[u8],
+) -> bool {
+    match cache {
+        Some(c) => c.verify(cert, issuer_spki),
+        None => cert.verify_signature(issuer_spki).is_ok(),
+    }
+}
+
 /// Settings of a verification.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
@@ -384,6 +444,8 @@ pub struct VerifyOptions {
     pub extra_certificates: Vec<ParsedCertificate>,
     /// The message's From address, checked against the signer certificate.
     pub from_address: Option<String>,
+    /// A cache of verified certificate signatures shared between verifications.
+    pub cache: Option<std::sync::Arc<SignatureCache>>,
 }
 
 /// What was found about one signer.
@@ -490,6 +552,7 @@ fn build_chain(
     pool: &[ParsedCertificate],
     anchors: &[ParsedCertificate],
     at: u64,
+    cache: Option<&SignatureCache>,
 ) -> Result<Vec<ParsedCertificate>, Finding> {
     const MAX_DEPTH: usize = 8;
     let mut chain = vec![leaf.clone()];
@@ -500,7 +563,7 @@ fn build_chain(
         if let Some(anchor) = anchors.iter().find(|a| {
             a.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
                 && a.spki_der()
-                    .is_ok_and(|k| current.verify_signature(&k).is_ok())
+                    .is_ok_and(|k| cert_signed_by(cache, &current, &k))
         }) {
             if anchor.der() != current.der() {
                 chain.push(anchor.clone());
@@ -514,7 +577,7 @@ fn build_chain(
             c.der() != current.der()
                 && c.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
                 && c.spki_der()
-                    .is_ok_and(|k| current.verify_signature(&k).is_ok())
+                    .is_ok_and(|k| cert_signed_by(cache, &current, &k))
         });
         match next {
             Some(n) => {
@@ -772,7 +835,13 @@ fn verify_one(
     if !opts.trust_anchors.is_empty() {
         let mut pool: Vec<ParsedCertificate> = certs.to_vec();
         pool.extend(opts.extra_certificates.iter().cloned());
-        match build_chain(cert, &pool, &opts.trust_anchors, opts.at) {
+        match build_chain(
+            cert,
+            &pool,
+            &opts.trust_anchors,
+            opts.at,
+            opts.cache.as_deref(),
+        ) {
             Ok(chain) => report.chain = chain,
             Err(f) => v.push(f.about(cert.subject())),
         }

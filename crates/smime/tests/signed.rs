@@ -111,6 +111,7 @@ fn opts(p: &Pki, from: Option<&str>) -> VerifyOptions {
         trust_anchors: vec![p.root.clone()],
         extra_certificates: vec![],
         from_address: from.map(str::to_string),
+        cache: None,
     }
 }
 
@@ -309,4 +310,68 @@ fn a_signer_with_the_wrong_key_is_refused() {
         sid: SidKind::default(),
     });
     assert!(e.is_err());
+}
+
+#[test]
+fn a_signature_cache_gives_the_same_verdicts() {
+    let p = pki();
+    let other = pki();
+    let (cert, key) = leaf(
+        &p,
+        "alice@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let (ocert, okey) = leaf(
+        &other,
+        "alice@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let content = b"Content-Type: text/plain\r\n\r\nhello\r\n";
+    let good = sign_with(
+        &cert,
+        &key,
+        std::slice::from_ref(&p.issuing),
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    // Signed under another hierarchy, but carrying *our* issuing CA's certificate.
+    let foreign = sign_with(
+        &ocert,
+        &okey,
+        std::slice::from_ref(&p.issuing),
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    let cache = std::sync::Arc::new(SignatureCache::new(4));
+    let o = VerifyOptions {
+        cache: Some(cache),
+        ..opts(&p, None)
+    };
+    for _ in 0..3 {
+        let r = verify(
+            &good,
+            SignedContent::Detached(content),
+            &o,
+            &BerLimits::default(),
+        );
+        assert!(r.verdict.is_valid(), "{:?}", r.verdict);
+        let r = verify(
+            &foreign,
+            SignedContent::Detached(content),
+            &o,
+            &BerLimits::default(),
+        );
+        assert!(!r.verdict.is_valid());
+        let r = verify(
+            &good,
+            SignedContent::Detached(b"altered"),
+            &o,
+            &BerLimits::default(),
+        );
+        assert!(r.verdict.has(Code::ContentAltered));
+    }
 }
