@@ -16,6 +16,7 @@ declare -A debs=(
   [cmsutil]=libnss3-tools
   [gpgsm]=gpgsm
   [gpg-agent]=gpg-agent
+  [gpgconf]=gpgconf
   [python3]=python3
 )
 missing=()

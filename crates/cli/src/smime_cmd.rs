@@ -211,10 +211,14 @@ fn parse_time(s: &str) -> Result<u64> {
     u64::try_from(t.unix_timestamp()).map_err(|_| CliError(format!("--at '{s}' is before 1970")))
 }
 
-/// Decodes raw CMS input (DER, or PEM with label CMS / PKCS7).
+/// The PEM labels raw CMS input may carry: RFC 7468's CMS, OpenSSL's PKCS7, and what GnuPG's
+/// `gpgsm --armor` writes (SIGNED MESSAGE, ENCRYPTED MESSAGE).
+const CMS_PEM_LABELS: [&str; 4] = ["CMS", "PKCS7", "SIGNED MESSAGE", "ENCRYPTED MESSAGE"];
+
+/// Decodes raw CMS input (DER, or PEM with one of [`CMS_PEM_LABELS`]).
 fn raw_cms(bytes: &[u8], format: Format) -> Result<Vec<u8>> {
     match format {
-        Format::Pem => cachet_pki::pem::der_objects(bytes, &["CMS", "PKCS7"], "CMS")
+        Format::Pem => cachet_pki::pem::der_objects(bytes, &CMS_PEM_LABELS, "CMS")
             .map_err(|e| CliError(e.to_string()))?
             .into_iter()
             .next()

@@ -1,0 +1,445 @@
+//! Raw CMS signing and encryption against GnuPG 2.2's `gpgsm`, in both directions. gpgsm
+//! runs in a throwaway GNUPGHOME (loopback pinentry, no CRL checks, no dirmngr) that trusts
+//! Cachet's root through `trustlist.txt` and holds an RSA key imported from
+//! `cachet cert issue --p12-compat` (gpgsm 2.2 imports no EC PKCS#12, so it signs and
+//! decrypts with RSA only; it verifies RSA and P-256 signatures). What gpgsm 2.2 cannot read
+//! (AuthEnvelopedData with the 16-byte tag Cachet writes, RSA-OAEP) or do (encrypt to an EC
+//! key-agreement certificate) is pinned with its message. The matrix is in docs/INTEROP.md.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// Content with 8-bit bytes and CRLF, which must come back byte for byte.
+const CONTENT: &[u8] = b"Dear Bob,\r\nthe figures: 100 EUR.\r\nGr\xc3\xbc\xc3\x9fe, Alice\r\n";
+const ALTERED: &[u8] = b"Dear Bob,\r\nthe figures: 900 EUR.\r\nGr\xc3\xbc\xc3\x9fe, Alice\r\n";
+
+const GPGSM: &str = "apt-get install gpgsm gpg-agent";
+
+/// The PKCS#12 password, and the passphrase gpgsm protects the imported key with.
+const PASSPHRASE: &str = "Pässwörd 123\n";
+
+struct Identity {
+    cert: String,
+    key: String,
+    chain: String,
+}
+
+fn identity(out: PathBuf) -> Identity {
+    Identity {
+        cert: out.join("cert.pem").display().to_string(),
+        key: out.join("key.pem").display().to_string(),
+        chain: out.join("chain.pem").display().to_string(),
+    }
+}
+
+/// A GNUPGHOME in `dir/gnupg`; its agent is stopped when dropped, also when a test fails.
+struct Gpgsm {
+    dir: PathBuf,
+    home: PathBuf,
+}
+
+impl Gpgsm {
+    fn new(dir: &Path) -> Gpgsm {
+        use std::os::unix::fs::PermissionsExt;
+        let home = dir.join("gnupg");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::write(home.join("gpg-agent.conf"), "allow-loopback-pinentry\n").unwrap();
+        std::fs::write(
+            home.join("gpgsm.conf"),
+            "disable-crl-checks\ndisable-dirmngr\n",
+        )
+        .unwrap();
+        Gpgsm {
+            dir: dir.to_path_buf(),
+            home,
+        }
+    }
+
+    /// Runs gpgsm with `stdin` on fd 0; status lines (`--status-fd 1`) go to stdout.
+    fn run(&self, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        let mut child = std::process::Command::new("gpgsm")
+            .env("GNUPGHOME", &self.home)
+            .current_dir(&self.dir)
+            .args(["--batch", "--status-fd", "1"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run gpgsm");
+        if let Some(mut s) = child.stdin.take() {
+            let _ = s.write_all(stdin.as_bytes());
+        }
+        let o = child.wait_with_output().expect("gpgsm output");
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+            raw_stdout: o.stdout,
+        }
+    }
+
+    /// Runs gpgsm with the key passphrase on fd 0 (loopback pinentry).
+    fn with_passphrase(&self, args: &[&str]) -> Run {
+        let mut a = vec!["--pinentry-mode", "loopback", "--passphrase-fd", "0"];
+        a.extend_from_slice(args);
+        self.run(&a, &PASSPHRASE.repeat(3))
+    }
+
+    /// Imports `root.pem` and marks it trusted for S/MIME (flag S in trustlist.txt).
+    fn trust_root(&self) {
+        let r = self.run(&["--import", "root.pem"], "");
+        assert_eq!(r.code, 0, "gpgsm --import root: {}", r.stderr);
+        let r = self.run(&["--with-colons", "--list-keys"], "");
+        let fpr = r
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .unwrap_or_else(|| panic!("no fingerprint: {}", r.stdout))
+            .to_string();
+        std::fs::write(self.home.join("trustlist.txt"), format!("{fpr} S\n")).unwrap();
+    }
+
+    /// The fingerprint of the certificate gpgsm holds a secret key for (the only one): the
+    /// name to sign with, as gpgsm also keeps Alice's P-256 certificate from a signature.
+    fn secret_fingerprint(&self) -> String {
+        let r = self.run(&["--with-colons", "--list-secret-keys"], "");
+        r.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:"))
+            .and_then(|l| l.split(':').find(|f| f.len() == 40))
+            .unwrap_or_else(|| panic!("no secret key: {}", r.stdout))
+            .to_string()
+    }
+
+    /// Imports a `--p12-compat` bundle with its key.
+    fn import_p12(&self, p12: &Path) {
+        let r = self.with_passphrase(&["--import", &p12.display().to_string()]);
+        assert_eq!(r.code, 0, "gpgsm --import p12: {}", r.stderr);
+        assert!(r.stderr.contains("secret keys imported: 1"), "{}", r.stderr);
+    }
+}
+
+impl Drop for Gpgsm {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .env("GNUPGHOME", &self.home)
+            .args(["--kill", "all"])
+            .status();
+    }
+}
+
+/// A CA, Alice's RSA dual-use identity in gpgsm (PKCS#12 `--p12-compat`), and the root trusted.
+fn setup(dir: &Path) -> (Gpgsm, Identity) {
+    init_ca(dir, "ecdsa-p256");
+    write_chain(dir);
+    write(dir, "content.bin", CONTENT);
+    write(dir, "altered.bin", ALTERED);
+    let pw = write(dir, "p12.pw", PASSPHRASE);
+    let out = issue(
+        dir,
+        "alice@example.com",
+        "dual",
+        "rsa-2048",
+        &["--p12-password-file", &pw, "--p12-compat"],
+    );
+    let g = Gpgsm::new(dir);
+    g.trust_root();
+    g.import_p12(&out.join("bundle.p12"));
+    (g, identity(out))
+}
+
+fn good_signature(r: &Run) -> bool {
+    r.code == 0
+        && r.stdout.contains("[GNUPG:] GOODSIG ")
+        && r.stdout.contains("[GNUPG:] TRUST_FULLY")
+}
+
+fn cachet_verify(dir: &Path, format: &str, sig: &str, content: Option<&str>) -> Run {
+    let _ = std::fs::remove_file(dir.join("verified.out"));
+    let mut a = vec![
+        "smime",
+        "verify",
+        "--format",
+        format,
+        "--in",
+        sig,
+        "--trust",
+        "root.pem",
+        "--json",
+        "--out",
+        "verified.out",
+    ];
+    if let Some(c) = content {
+        a.extend_from_slice(&["--content", c]);
+    }
+    cachet(dir, &a)
+}
+
+#[test]
+fn gpgsm_verifies_what_cachet_signs_and_back() {
+    require("gpgsm", GPGSM);
+    require("gpg-agent", GPGSM);
+    require("gpgconf", GPGSM);
+    let t = scratch();
+    let dir = t.path();
+    let (g, rsa) = setup(dir);
+    let p256 = identity(issue(
+        dir,
+        "alice@example.com",
+        "signing",
+        "ecdsa-p256",
+        &[],
+    ));
+
+    // Cachet signs (RSA-2048 and P-256), detached (DER and PEM) and opaque; gpgsm verifies.
+    for (kt, who) in [("rsa-2048", &rsa), ("ecdsa-p256", &p256)] {
+        for (name, format, opaque) in [
+            ("detached.p7s", "der", false),
+            ("detached.pem", "pem", false),
+            ("opaque.p7m", "der", true),
+        ] {
+            let mut args = vec![
+                "smime",
+                "sign",
+                "--format",
+                format,
+                "--cert",
+                &who.cert,
+                "--key",
+                &who.key,
+                "--chain",
+                &who.chain,
+                "--in",
+                "content.bin",
+                "--out",
+                name,
+            ];
+            if opaque {
+                args.push("--opaque");
+            }
+            cachet(dir, &args).ok();
+            let r = if opaque {
+                let _ = std::fs::remove_file(dir.join("gpgsm.out"));
+                let r = g.run(&["--verify", "-o", "gpgsm.out", name], "");
+                assert_eq!(
+                    std::fs::read(dir.join("gpgsm.out")).unwrap_or_default(),
+                    CONTENT,
+                    "{kt} {name}: {}",
+                    r.stderr
+                );
+                r
+            } else {
+                g.run(&["--verify", name, "content.bin"], "")
+            };
+            assert!(
+                good_signature(&r),
+                "{kt} {name}: gpgsm --verify: {} {}",
+                r.stdout,
+                r.stderr
+            );
+        }
+        // gpgsm's answer can be no: altered detached content.
+        let r = g.run(&["--verify", "detached.p7s", "altered.bin"], "");
+        assert_ne!(r.code, 0, "{kt}: gpgsm accepted altered content");
+        assert!(r.stdout.contains("[GNUPG:] BADSIG "), "{kt}: {}", r.stdout);
+        assert!(!good_signature(&r), "{kt}");
+    }
+
+    // gpgsm signs (RSA: the only key gpgsm 2.2 imports), opaque and --detach-sign, binary and
+    // --armor (PEM labelled SIGNED MESSAGE); Cachet verifies each.
+    let signer = g.secret_fingerprint();
+    for (name, detached, armor) in [
+        ("g-opaque.p7m", false, false),
+        ("g-opaque.asc", false, true),
+        ("g-detached.p7s", true, false),
+        ("g-detached.asc", true, true),
+    ] {
+        let mut args = vec!["-u", &signer, "-o", name];
+        if armor {
+            args.push("--armor");
+        }
+        args.push(if detached { "--detach-sign" } else { "--sign" });
+        args.push("content.bin");
+        let r = g.with_passphrase(&args);
+        assert_eq!(r.code, 0, "{name}: gpgsm: {}", r.stderr);
+        let format = if armor { "pem" } else { "der" };
+        if armor {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(
+                text.starts_with("-----BEGIN SIGNED MESSAGE-----"),
+                "{name}: {text}"
+            );
+        }
+        let content = detached.then_some("content.bin");
+        let r = cachet_verify(dir, format, name, content);
+        assert_eq!(r.code, 0, "{name}: {} {}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["valid"], true, "{name}: {}", r.stdout);
+        assert_eq!(
+            std::fs::read(dir.join("verified.out")).unwrap(),
+            CONTENT,
+            "{name}"
+        );
+        if detached {
+            let r = cachet_verify(dir, format, name, Some("altered.bin"));
+            assert_eq!(r.code, 1, "{name}: altered content verified: {}", r.stdout);
+            assert!(r.stdout.contains("content-altered"), "{name}: {}", r.stdout);
+        }
+    }
+}
+
+#[test]
+fn gpgsm_decrypts_what_cachet_encrypts_and_back() {
+    require("gpgsm", GPGSM);
+    require("gpg-agent", GPGSM);
+    require("gpgconf", GPGSM);
+    let t = scratch();
+    let dir = t.path();
+    let (g, rsa) = setup(dir);
+    let decrypt = |input: &str| {
+        let _ = std::fs::remove_file(dir.join("gpgsm.out"));
+        let r = g.with_passphrase(&["--decrypt", "-o", "gpgsm.out", input]);
+        let out = std::fs::read(dir.join("gpgsm.out")).unwrap_or_default();
+        (r, out)
+    };
+    let encrypt = |cipher: &str, oaep: bool, format: &str, out: &str| {
+        let mut args = vec![
+            "smime",
+            "encrypt",
+            "--format",
+            format,
+            "--recipient",
+            &rsa.cert,
+            "--cipher",
+            cipher,
+            "--in",
+            "content.bin",
+            "--out",
+            out,
+        ];
+        if oaep {
+            args.push("--oaep");
+        }
+        cachet(dir, &args).ok();
+    };
+
+    // Cachet encrypts (RSA PKCS#1 v1.5, AES-256/128-CBC, DER and PEM); gpgsm decrypts exactly.
+    for cipher in ["aes-256-cbc", "aes-128-cbc"] {
+        for (format, name) in [("der", "enc.p7m"), ("pem", "enc.pem")] {
+            encrypt(cipher, false, format, name);
+            let (r, out) = decrypt(name);
+            assert_eq!(
+                r.code, 0,
+                "{cipher} {format}: gpgsm --decrypt: {}",
+                r.stderr
+            );
+            assert!(
+                r.stdout.contains("[GNUPG:] DECRYPTION_OKAY"),
+                "{}",
+                r.stdout
+            );
+            assert_eq!(out, CONTENT, "{cipher} {format}");
+        }
+    }
+    // AuthEnvelopedData: gpgsm 2.2 reads only the RFC 5084 default of a 12-byte tag (GCM
+    // parameters without aes-ICVlen); Cachet writes aes-ICVlen 16, what OpenSSL and Bouncy
+    // Castle read, and gpgsm fails while reading the parameters. Pinned.
+    for cipher in ["aes-256-gcm", "aes-128-gcm"] {
+        encrypt(cipher, false, "der", "gcm.p7m");
+        let (r, out) = decrypt("gcm.p7m");
+        assert_ne!(r.code, 0, "{cipher}: gpgsm now reads Cachet's GCM");
+        assert!(
+            r.stderr.contains("error getting IV: Buffer too short"),
+            "{cipher}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stdout.contains("[GNUPG:] DECRYPTION_FAILED"),
+            "{}",
+            r.stdout
+        );
+        assert!(out.is_empty(), "{cipher}: gpgsm released data");
+    }
+    // RSAES-OAEP: gpgsm 2.2 cannot take the key out of it. Pinned.
+    encrypt("aes-256-cbc", true, "der", "oaep.p7m");
+    let (r, out) = decrypt("oaep.p7m");
+    assert_ne!(r.code, 0, "gpgsm now reads RSA-OAEP");
+    assert!(
+        r.stderr.contains("error getting encrypted session key"),
+        "{}",
+        r.stderr
+    );
+    assert!(out.is_empty());
+
+    // gpgsm encrypts to Alice (binary and --armor); Cachet decrypts exactly.
+    for (name, armor) in [("g-enc.p7m", false), ("g-enc.asc", true)] {
+        let mut args = vec!["-r", "alice@example.com", "-o", name];
+        if armor {
+            args.push("--armor");
+        }
+        args.extend_from_slice(&["--encrypt", "content.bin"]);
+        let r = g.run(&args, "");
+        assert_eq!(r.code, 0, "{name}: gpgsm --encrypt: {}", r.stderr);
+        if armor {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(
+                text.starts_with("-----BEGIN ENCRYPTED MESSAGE-----"),
+                "{name}: {text}"
+            );
+        }
+        let r = cachet(
+            dir,
+            &[
+                "smime",
+                "decrypt",
+                "--format",
+                if armor { "pem" } else { "der" },
+                "--cert",
+                &rsa.cert,
+                "--key",
+                &rsa.key,
+                "--in",
+                name,
+                "--out",
+                "dec.out",
+            ],
+        );
+        assert_eq!(r.code, 0, "{name}: cachet decrypt: {}", r.stderr);
+        assert_eq!(
+            std::fs::read(dir.join("dec.out")).unwrap(),
+            CONTENT,
+            "{name}"
+        );
+        let _ = std::fs::remove_file(dir.join("dec.out"));
+    }
+
+    // gpgsm 2.2 does not encrypt to an EC certificate whose key is for key agreement (RFC 5753;
+    // keyUsage keyAgreement, as the S/MIME BR require). Pinned.
+    let bob = identity(issue(
+        dir,
+        "bob@example.com",
+        "encryption",
+        "ecdsa-p256",
+        &[],
+    ));
+    let r = g.run(&["--import", &bob.cert], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = g.run(
+        &[
+            "-r",
+            "bob@example.com",
+            "-o",
+            "ec.p7m",
+            "--encrypt",
+            "content.bin",
+        ],
+        "",
+    );
+    assert_ne!(r.code, 0, "gpgsm now encrypts to EC key agreement");
+    assert!(r.stderr.contains("Wrong key usage"), "{}", r.stderr);
+}
