@@ -183,6 +183,7 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
                         opaque: false,
                         sid: SidKind::IssuerAndSerialNumber,
                         signing_time: now,
+                        rsa_pss: false,
                     };
                     let alg = key
                         .signature_algorithm()

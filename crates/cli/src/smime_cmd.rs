@@ -93,6 +93,9 @@ pub enum SmimeCommand {
         /// Identify the signer by subjectKeyIdentifier instead of issuer and serial number.
         #[arg(long)]
         ski: bool,
+        /// Sign with RSASSA-PSS (SHA-256) instead of PKCS#1 v1.5 (RSA keys).
+        #[arg(long)]
+        pss: bool,
         #[command(flatten)]
         io: Io,
     },
@@ -244,6 +247,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             chain,
             opaque,
             ski,
+            pss,
             io,
         } => {
             let certs = read_certs(&cert, "certificate")?;
@@ -275,6 +279,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                     encapsulated: encapsulate.then_some(content),
                     signing_time: now,
                     sid,
+                    rsa_pss: pss,
                 })
                 .map_err(|e| CliError(format!("cannot sign: {e}")))
             };
@@ -290,6 +295,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                         opaque,
                         sid,
                         signing_time: now,
+                        rsa_pss: pss,
                     };
                     sign_message(&input, &how, &limits).map_err(|e| CliError(e.to_string()))?
                 }

@@ -332,3 +332,88 @@ fn base64(data: &[u8]) -> String {
     }
     s
 }
+
+/// RSASSA-PSS (RFC 4056): Cachet's `--pss` signatures verify with `openssl cms` (OpenSSL's
+/// PKCS#7 `smime -verify` knows no PSS); OpenSSL's PSS with `rsa_pss_saltlen:digest`
+/// verifies in Cachet; OpenSSL's default (maximum) salt length is reported as unsupported
+/// (`malformed`, exit 2), never as a bad signature.
+#[test]
+fn rsa_pss_interop_with_openssl_cms() {
+    require("openssl", "apt-get install openssl");
+    let t = scratch();
+    let dir = t.path();
+    let a = setup(dir, "rsa-2048");
+    let (cert, key, chain) = (a.join("cert.pem"), a.join("key.pem"), a.join("chain.pem"));
+    let (cert, key, chain) = (
+        cert.to_str().unwrap(),
+        key.to_str().unwrap(),
+        chain.to_str().unwrap(),
+    );
+    cachet(
+        dir,
+        &[
+            "smime", "sign", "--pss", "--cert", cert, "--key", key, "--chain", chain, "--in",
+            "msg.eml", "--out", "pss.eml",
+        ],
+    )
+    .ok();
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "cms", "-verify", "-in", "pss.eml", "-CAfile", "root.pem", "-cmsout", "-print",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("rsassaPss"), "{}", r.stdout);
+    assert_eq!(verify(dir, "pss.eml").code, 0);
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "msg.eml",
+            "-signer",
+            cert,
+            "-inkey",
+            key,
+            "-certfile",
+            chain,
+            "-keyopt",
+            "rsa_padding_mode:pss",
+            "-keyopt",
+            "rsa_pss_saltlen:digest",
+            "-out",
+            "o-pss.eml",
+        ],
+    )
+    .ok();
+    let r = verify(dir, "o-pss.eml");
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "cms",
+            "-sign",
+            "-in",
+            "msg.eml",
+            "-signer",
+            cert,
+            "-inkey",
+            key,
+            "-certfile",
+            chain,
+            "-keyopt",
+            "rsa_padding_mode:pss",
+            "-out",
+            "o-pss-max.eml",
+        ],
+    )
+    .ok();
+    let r = verify(dir, "o-pss-max.eml");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stdout.contains("222-octet salt"), "{}", r.stdout);
+}

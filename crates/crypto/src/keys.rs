@@ -353,6 +353,26 @@ impl PrivateKey {
         self.key_type.signature_algorithm()
     }
 
+    /// Signs `message` with RSASSA-PSS (RSA keys only; RFC 8017 §8.1, salt = hash length).
+    pub fn sign_rsa_pss(&self, message: &[u8], alg: SignatureAlgorithm) -> Result<Vec<u8>, Error> {
+        let padding: &'static dyn sig::RsaEncoding = match alg {
+            SignatureAlgorithm::RsaPssSha256 => &sig::RSA_PSS_SHA256,
+            SignatureAlgorithm::RsaPssSha384 => &sig::RSA_PSS_SHA384,
+            SignatureAlgorithm::RsaPssSha512 => &sig::RSA_PSS_SHA512,
+            _ => return Err(Error::InvalidParameter("not an RSASSA-PSS algorithm")),
+        };
+        let Inner::Rsa(kp) = &self.inner else {
+            return Err(Error::WrongKeyForOperation {
+                key: self.key_type.name(),
+                operation: "sign with RSASSA-PSS",
+            });
+        };
+        let mut out = vec![0u8; kp.public_modulus_len()];
+        kp.sign(padding, &SystemRandom::new(), message, &mut out)
+            .map_err(|_| Error::Signing)?;
+        Ok(out)
+    }
+
     /// Signs `message` with the key's [`signature_algorithm`](Self::signature_algorithm).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
         match &self.inner {
@@ -488,6 +508,35 @@ mod tests {
                 None => assert!(k.sign(b"x").is_err()),
             }
         }
+    }
+
+    #[test]
+    fn rsa_pss_signs_and_verifies() {
+        let k = PrivateKey::generate(KeyType::Rsa2048).unwrap();
+        for alg in [
+            SignatureAlgorithm::RsaPssSha256,
+            SignatureAlgorithm::RsaPssSha384,
+            SignatureAlgorithm::RsaPssSha512,
+        ] {
+            let s = k.sign_rsa_pss(b"hello", alg).unwrap();
+            alg.verify(k.public_key_der(), b"hello", &s).unwrap();
+            assert!(alg.verify(k.public_key_der(), b"hellp", &s).is_err());
+            assert!(
+                SignatureAlgorithm::RsaPkcs1Sha256
+                    .verify(k.public_key_der(), b"hello", &s)
+                    .is_err()
+            );
+            let der = alg.algorithm_identifier_der();
+            assert_eq!(
+                crate::signature::pss_from_algorithm_identifier(&der),
+                Some(alg)
+            );
+        }
+        let e = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        assert!(
+            e.sign_rsa_pss(b"x", SignatureAlgorithm::RsaPssSha256)
+                .is_err()
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct SignMessage<'a> {
     pub sid: SidKind,
     /// signingTime.
     pub signing_time: u64,
+    /// RSA signers use RSASSA-PSS.
+    pub rsa_pss: bool,
 }
 
 /// Signs `message`: the envelope headers stay outside, the content is made 7-bit safe and
@@ -59,6 +61,7 @@ pub fn sign_message(
         encapsulated: how.opaque.then_some(&entity[..]),
         signing_time: how.signing_time,
         sid: how.sid,
+        rsa_pss: how.rsa_pss,
     };
     let cms = signed::sign(&req)?;
     if how.opaque {

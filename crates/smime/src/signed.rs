@@ -172,6 +172,8 @@ pub struct SignRequest<'a> {
     pub signing_time: u64,
     /// How signers are identified.
     pub sid: SidKind,
+    /// RSA signers use RSASSA-PSS (RFC 4056) instead of PKCS#1 v1.5.
+    pub rsa_pss: bool,
 }
 
 /// The content-encryption algorithms Cachet reads, in order of preference, for the
@@ -297,7 +299,13 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         }
         // RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
         let attrs_der = attrs.to_der().map_err(enc)?;
-        let signature = s.key.sign(&attrs_der)?;
+        let pss = req.rsa_pss && kt.is_rsa();
+        let signature = if pss {
+            s.key
+                .sign_rsa_pss(&attrs_der, SignatureAlgorithm::RsaPssSha256)?
+        } else {
+            s.key.sign(&attrs_der)?
+        };
         let sid = match req.sid {
             SidKind::IssuerAndSerialNumber => {
                 SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
@@ -332,7 +340,14 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
                 sid,
                 digest_alg,
                 signed_attrs: Some(attrs),
-                signature_algorithm: signature_algorithm_identifier(kt, d),
+                signature_algorithm: if pss {
+                    AlgorithmIdentifierOwned::from_der(
+                        &SignatureAlgorithm::RsaPssSha256.algorithm_identifier_der(),
+                    )
+                    .map_err(enc)?
+                } else {
+                    signature_algorithm_identifier(kt, d)
+                },
                 signature: OctetString::new(signature).map_err(enc)?,
                 unsigned_attrs: None,
             })
@@ -509,6 +524,14 @@ fn find_signer<'c>(
     })
 }
 
+/// RFC 4056 §3: an RSASSA-PSS SignerInfo's parameters name the hash, MGF and salt length.
+fn pss_of(si: &SignerInfo) -> Option<cachet_crypto::signature::PssParameters> {
+    si.signature_algorithm
+        .to_der()
+        .ok()
+        .and_then(|d| cachet_crypto::signature::pss_parameters(&d))
+}
+
 /// The signature algorithm of a SignerInfo, from signatureAlgorithm and digestAlgorithm.
 fn signer_signature_algorithm(si: &SignerInfo, d: DigestAlgorithm) -> Option<SignatureAlgorithm> {
     let o = si.signature_algorithm.oid;
@@ -528,6 +551,9 @@ fn signer_signature_algorithm(si: &SignerInfo, d: DigestAlgorithm) -> Option<Sig
             DigestAlgorithm::Sha384 => SignatureAlgorithm::EcdsaSha384,
             DigestAlgorithm::Sha512 => SignatureAlgorithm::EcdsaSha512,
         });
+    }
+    if o == cachet_crypto::signature::ID_RSASSA_PSS {
+        return pss_of(si).map(|p| p.algorithm);
     }
     SignatureAlgorithm::from_oid(&o)
 }
@@ -816,8 +842,22 @@ fn verify_one(
     }
     let spki = cert.spki_der().unwrap_or_default();
     let sig_ok = if si.signed_attrs.is_some() {
-        alg.verify(&spki, &signed_bytes, si.signature.as_bytes())
-            .is_ok()
+        let result = match pss_of(si) {
+            Some(p) => p.verify(&spki, &signed_bytes, si.signature.as_bytes()),
+            None => alg.verify(&spki, &signed_bytes, si.signature.as_bytes()),
+        };
+        match result {
+            Ok(()) => true,
+            Err(cachet_crypto::Error::UnsupportedAlgorithm(what)) => {
+                v.push(Finding::error(
+                    Code::Malformed,
+                    format!("the signature uses {what}, which Cachet cannot verify yet"),
+                ));
+                report.verdict = v;
+                return report;
+            }
+            Err(_) => false,
+        }
     } else {
         // No signed attributes (RFC 5652 §5.4): the signature is over the content itself,
         // which only the digest represents here; Cachet requires signed attributes, as

@@ -101,6 +101,7 @@ fn sign_with(
         encapsulated: opaque.then_some(content),
         signing_time: NOW,
         sid,
+        rsa_pss: false,
     })
     .unwrap()
 }
@@ -308,6 +309,7 @@ fn a_signer_with_the_wrong_key_is_refused() {
         encapsulated: None,
         signing_time: NOW,
         sid: SidKind::default(),
+        rsa_pss: false,
     });
     assert!(e.is_err());
 }
@@ -374,4 +376,43 @@ fn a_signature_cache_gives_the_same_verdicts() {
         );
         assert!(r.verdict.has(Code::ContentAltered));
     }
+}
+
+#[test]
+fn rsa_pss_signatures_round_trip() {
+    let p = pki();
+    let (cert, key) = leaf(&p, "alice@example.com", Profile::Signing, KeyType::Rsa2048);
+    let content = b"Content-Type: text/plain\r\n\r\npss\r\n";
+    let digests = ContentDigests::of(content, [digest_for(KeyType::Rsa2048)]);
+    let signers = [Signer {
+        certificate: &cert,
+        key: &key,
+        chain: std::slice::from_ref(&p.issuing),
+    }];
+    let sig = sign(&SignRequest {
+        signers: &signers,
+        digests: &digests,
+        encapsulated: None,
+        signing_time: NOW,
+        sid: SidKind::default(),
+        rsa_pss: true,
+    })
+    .unwrap();
+    // id-RSASSA-PSS with SHA-256 parameters is in the SignerInfo.
+    let pss_alg = cachet_crypto::SignatureAlgorithm::RsaPssSha256.algorithm_identifier_der();
+    assert!(sig.windows(pss_alg.len()).any(|w| w == pss_alg));
+    let r = verify(
+        &sig,
+        SignedContent::Detached(content),
+        &opts(&p, None),
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.is_valid(), "{:?}", r.verdict);
+    let r = verify(
+        &sig,
+        SignedContent::Detached(b"other"),
+        &opts(&p, None),
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::ContentAltered));
 }
