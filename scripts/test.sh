@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Cachet's whole test suite, as CI runs it: installs the peer tools the interop tests drive
-# (OpenSSL, NSS tools, GnuPG gpgsm, DigiCert pkilint), checks formatting and lints, then runs
-# every test in one `cargo test` invocation. Works on a fresh Debian machine with the Rust
-# toolchain; needs root (or sudo) only to install missing Debian packages.
+# (OpenSSL, NSS tools, GnuPG gpgsm, Bouncy Castle with a JDK, DigiCert pkilint), checks
+# formatting and lints, then runs every test in one `cargo test` invocation. Works on a fresh
+# Debian machine with the Rust toolchain; needs root (or sudo) only to install missing Debian
+# packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +19,21 @@ declare -A debs=(
   [gpg-agent]=gpg-agent
   [gpgconf]=gpgconf
   [python3]=python3
+  [javac]=default-jdk-headless
+  [java]=default-jdk-headless
 )
 missing=()
 for cmd in "${!debs[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${debs[$cmd]}")
+done
+# Bouncy Castle jars, which crates/cli/tests/smime_bc_interop.rs compiles its peer against.
+declare -A jars=(
+  [/usr/share/java/bcprov.jar]=libbcprov-java
+  [/usr/share/java/bcpkix.jar]=libbcpkix-java
+  [/usr/share/java/bcutil.jar]=libbcutil-java
+)
+for jar in "${!jars[@]}"; do
+  [ -f "$jar" ] || missing+=("${jars[$jar]}")
 done
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
 if [ ${#missing[@]} -gt 0 ]; then
