@@ -364,6 +364,40 @@ fn gpgsm_decrypts_what_cachet_encrypts_and_back() {
             r.stdout
         );
         assert!(out.is_empty(), "{cipher}: gpgsm released data");
+
+        // The same message re-encoded with the RFC 5084 default, aes-ICVlen absent and the
+        // tag cut to its first 12 bytes (a truncated GCM tag): gpgsm decrypts it, and so does
+        // Cachet. One encoding cannot serve gpgsm 2.2 and OpenSSL 3.0 (which reads only 16).
+        let der = std::fs::read(dir.join("gcm.p7m")).unwrap();
+        let short = with_12_byte_tag(&der);
+        assert_ne!(short, der, "{cipher}: the rewrite changed nothing");
+        std::fs::write(dir.join("gcm12.p7m"), &short).unwrap();
+        let (r, out) = decrypt("gcm12.p7m");
+        assert_eq!(
+            r.code, 0,
+            "{cipher} 12-byte tag: gpgsm --decrypt: {}",
+            r.stderr
+        );
+        assert_eq!(out, CONTENT, "{cipher} 12-byte tag");
+        let r = cachet(
+            dir,
+            &[
+                "smime",
+                "decrypt",
+                "--format",
+                "der",
+                "--cert",
+                &rsa.cert,
+                "--key",
+                &rsa.key,
+                "--in",
+                "gcm12.p7m",
+                "--out",
+                "dec12.out",
+            ],
+        );
+        assert_eq!(r.code, 0, "{cipher} 12-byte tag: cachet: {}", r.stderr);
+        assert_eq!(std::fs::read(dir.join("dec12.out")).unwrap(), CONTENT);
     }
     // RSAES-OAEP: gpgsm 2.2 cannot take the key out of it. Pinned.
     encrypt("aes-256-cbc", true, "der", "oaep.p7m");
@@ -418,6 +452,47 @@ fn gpgsm_decrypts_what_cachet_encrypts_and_back() {
         let _ = std::fs::remove_file(dir.join("dec.out"));
     }
 
+    // Asked for GCM (`--cipher-algo` with the id-aes256-GCM OID), gpgsm 2.2 writes an
+    // EnvelopedData with that OID, a 16-byte IV and no tag anywhere: GCM without its
+    // authentication. Cachet refuses it rather than decrypt unauthenticated. Pinned.
+    let r = g.run(
+        &[
+            "--cipher-algo",
+            "2.16.840.1.101.3.4.1.46",
+            "-r",
+            "alice@example.com",
+            "-o",
+            "g-gcm.p7m",
+            "--encrypt",
+            "content.bin",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "gpgsm --cipher-algo GCM: {}", r.stderr);
+    let r = cachet(
+        dir,
+        &[
+            "smime",
+            "decrypt",
+            "--format",
+            "der",
+            "--cert",
+            &rsa.cert,
+            "--key",
+            &rsa.key,
+            "--in",
+            "g-gcm.p7m",
+        ],
+    );
+    assert_eq!(r.code, 2, "Cachet read GCM without a tag: {}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("in EnvelopedData, which has no place for the tag"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("100 EUR"));
+
     // gpgsm 2.2 does not encrypt to an EC certificate whose key is for key agreement (RFC 5753;
     // keyUsage keyAgreement, as the S/MIME BR require). Pinned.
     let bob = identity(issue(
@@ -442,4 +517,77 @@ fn gpgsm_decrypts_what_cachet_encrypts_and_back() {
     );
     assert_ne!(r.code, 0, "gpgsm now encrypts to EC key agreement");
     assert!(r.stderr.contains("Wrong key usage"), "{}", r.stderr);
+}
+
+/// One DER element: tag byte, contents, and the bytes it took. Definite lengths only (Cachet
+/// writes DER).
+fn tlv(b: &[u8]) -> (u8, &[u8], usize) {
+    let (tag, first) = (b[0], b[1] as usize);
+    let (len, head) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        let len = b[2..2 + n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | x as usize);
+        (len, 2 + n)
+    };
+    (tag, &b[head..head + len], head + len)
+}
+
+fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = body.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&x| x == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// Rewrites Cachet's AuthEnvelopedData with the RFC 5084 default tag length: GCMParameters
+/// without `aes-ICVlen` and the 16-byte mac cut to 12 (a GCM tag truncated to 96 bits is its
+/// first 12 bytes; with no authAttrs nothing else covers the parameters).
+fn with_12_byte_tag(der: &[u8]) -> Vec<u8> {
+    const GCM_OIDS: [&[u8]; 2] = [
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x06],
+        &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2e],
+    ];
+    fn walk(tag: u8, body: &[u8]) -> Vec<u8> {
+        if tag & 0x20 == 0 {
+            return encode(tag, body);
+        }
+        let mut kids = Vec::new();
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (t, v, used) = tlv(rest);
+            kids.push((t, v.to_vec()));
+            rest = &rest[used..];
+        }
+        if kids.len() == 2 && kids[0].0 == 0x06 && GCM_OIDS.contains(&kids[0].1.as_slice()) {
+            // AlgorithmIdentifier { id-aesNNN-GCM, GCMParameters { nonce, aes-ICVlen } }.
+            let (t, nonce, _) = tlv(&kids[1].1);
+            kids[1].1 = encode(t, nonce);
+        } else if kids.len() >= 4
+            && kids[0].0 == 0x02
+            && kids
+                .last()
+                .is_some_and(|(t, v)| *t == 0x04 && v.len() == 16)
+        {
+            // AuthEnvelopedData { version, recipientInfos, authEncryptedContentInfo, mac }.
+            kids.last_mut().unwrap().1.truncate(12);
+        }
+        let inner: Vec<u8> = kids.iter().flat_map(|(t, v)| walk(*t, v)).collect();
+        encode(tag, &inner)
+    }
+    let (tag, body, _) = tlv(der);
+    walk(tag, body)
 }
