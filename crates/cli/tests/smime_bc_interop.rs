@@ -102,7 +102,12 @@ fn bouncy_castle_verifies_what_cachet_signs_and_back() {
     for kt in ["rsa-2048", "ecdsa-p256"] {
         let who = identity(issue(dir, "alice@example.com", "signing", kt, &[]));
         // Cachet signs, detached and opaque; BcPeer verifies signature and chain to the root.
-        for (name, opaque) in [("detached.p7s", false), ("opaque.p7m", true)] {
+        // The last is identified by subjectKeyIdentifier (`--ski`, SignerInfo version 3).
+        for (name, opaque, ski) in [
+            ("detached.p7s", false, false),
+            ("opaque.p7m", true, false),
+            ("ski.p7s", false, true),
+        ] {
             let mut args = vec![
                 "smime",
                 "sign",
@@ -121,6 +126,9 @@ fn bouncy_castle_verifies_what_cachet_signs_and_back() {
             ];
             if opaque {
                 args.push("--opaque");
+            }
+            if ski {
+                args.push("--ski");
             }
             cachet(dir, &args).ok();
             let _ = std::fs::remove_file(dir.join("bc.out"));
@@ -146,7 +154,12 @@ fn bouncy_castle_verifies_what_cachet_signs_and_back() {
 
         // Bouncy Castle signs (SHA256withRSA / SHA256withECDSA, its default signed attributes);
         // Cachet verifies.
-        for (name, mode) in [("bc-detached.p7s", "detached"), ("bc-opaque.p7m", "opaque")] {
+        // The last identifies the signer by subjectKeyIdentifier.
+        for (name, mode, sid) in [
+            ("bc-detached.p7s", "detached", "issuer-serial"),
+            ("bc-opaque.p7m", "opaque", "issuer-serial"),
+            ("bc-ski.p7s", "detached", "ski"),
+        ] {
             let r = bc.run(&[
                 "sign",
                 &who.cert,
@@ -155,6 +168,7 @@ fn bouncy_castle_verifies_what_cachet_signs_and_back() {
                 "content.bin",
                 name,
                 mode,
+                sid,
             ]);
             assert_eq!(r.code, 0, "{kt} {name}: BcPeer sign: {}", r.stderr);
             let _ = std::fs::remove_file(dir.join("verified.out"));

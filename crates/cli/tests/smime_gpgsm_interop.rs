@@ -183,6 +183,7 @@ fn cachet_verify(dir: &Path, format: &str, sig: &str, content: Option<&str>) -> 
 #[test]
 fn gpgsm_verifies_what_cachet_signs_and_back() {
     require("gpgsm", GPGSM);
+    require("openssl", "apt-get install openssl");
     require("gpg-agent", GPGSM);
     require("gpgconf", GPGSM);
     let t = scratch();
@@ -248,6 +249,65 @@ fn gpgsm_verifies_what_cachet_signs_and_back() {
         assert_ne!(r.code, 0, "{kt}: gpgsm accepted altered content");
         assert!(r.stdout.contains("[GNUPG:] BADSIG "), "{kt}: {}", r.stdout);
         assert!(!good_signature(&r), "{kt}");
+    }
+
+    // A signer identified by subjectKeyIdentifier (`--ski`, SignerInfo version 3): gpgsm 2.2
+    // cannot parse the SignerInfo, Cachet's as OpenSSL's (`cms -sign -keyid`). Pinned.
+    cachet(
+        dir,
+        &[
+            "smime",
+            "sign",
+            "--ski",
+            "--format",
+            "der",
+            "--cert",
+            &rsa.cert,
+            "--key",
+            &rsa.key,
+            "--chain",
+            &rsa.chain,
+            "--in",
+            "content.bin",
+            "--out",
+            "ski.p7s",
+        ],
+    )
+    .ok();
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "cms",
+            "-sign",
+            "-keyid",
+            "-binary",
+            "-in",
+            "content.bin",
+            "-signer",
+            &rsa.cert,
+            "-inkey",
+            &rsa.key,
+            "-certfile",
+            &rsa.chain,
+            "-outform",
+            "DER",
+            "-out",
+            "openssl-ski.p7s",
+        ],
+    )
+    .ok();
+    for name in ["ski.p7s", "openssl-ski.p7s"] {
+        let r = g.run(&["--verify", name, "content.bin"], "");
+        assert_ne!(
+            r.code, 0,
+            "{name}: gpgsm now reads subjectKeyIdentifier signers"
+        );
+        assert!(
+            r.stderr.contains("ksba_cms_parse failed: BER error"),
+            "{name}: {}",
+            r.stderr
+        );
     }
 
     // gpgsm signs (RSA: the only key gpgsm 2.2 imports), opaque and --detach-sign, binary and

@@ -110,7 +110,12 @@ fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
         write(dir, "altered.bin", CONTENT.replace_bytes(b"100", b"900"));
 
         // Cachet signs, detached and opaque; cmsutil -D (usage 4, email signer) verifies.
-        for (name, opaque) in [("detached.p7s", false), ("opaque.p7m", true)] {
+        // The last is identified by subjectKeyIdentifier (`--ski`, SignerInfo version 3).
+        for (name, opaque, ski) in [
+            ("detached.p7s", false, false),
+            ("opaque.p7m", true, false),
+            ("ski.p7s", false, true),
+        ] {
             let mut args = vec![
                 "smime",
                 "sign",
@@ -129,6 +134,9 @@ fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
             ];
             if opaque {
                 args.push("--opaque");
+            }
+            if ski {
+                args.push("--ski");
             }
             cachet(dir, &args).ok();
             let content = (!opaque).then_some("content.bin");

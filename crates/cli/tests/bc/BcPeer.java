@@ -6,7 +6,8 @@
 //   verify  ROOT.pem SIG.der OUT [CONTENT]   exit 0 and "VERIFIED <subject>" per signer when
 //                                           every signature and its chain to ROOT is good;
 //                                           writes the signed content to OUT
-//   sign    CERT.pem KEY.pem CHAIN.pem IN OUT (opaque|detached)
+//   sign    CERT.pem KEY.pem CHAIN.pem IN OUT (opaque|detached) [ski]   ski: signer
+//                                           identified by subjectKeyIdentifier
 //   encrypt CERT.pem IN OUT CIPHER [oaep]   CIPHER: aes-256-cbc aes-128-cbc aes-256-gcm aes-128-gcm
 //   decrypt CERT.pem KEY.pem IN OUT
 //
@@ -151,8 +152,15 @@ public class BcPeer {
         byte[] data = Files.readAllBytes(Path.of(a[4]));
         String alg = key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
         CMSSignedDataGenerator gen = new CMSSignedDataGenerator();
-        gen.addSignerInfoGenerator(new JcaSimpleSignerInfoGeneratorBuilder().setProvider("BC")
-                .build(alg, key, cert));
+        JcaSimpleSignerInfoGeneratorBuilder b = new JcaSimpleSignerInfoGeneratorBuilder().setProvider("BC");
+        if (a.length > 7 && a[7].equals("ski")) {
+            byte[] ski = org.bouncycastle.asn1.x509.SubjectKeyIdentifier.fromExtensions(
+                    new org.bouncycastle.cert.jcajce.JcaX509CertificateHolder(cert).getExtensions())
+                    .getKeyIdentifier();
+            gen.addSignerInfoGenerator(b.build(alg, key, ski));
+        } else {
+            gen.addSignerInfoGenerator(b.build(alg, key, cert));
+        }
         gen.addCertificates(new JcaCertStore(chain));
         CMSTypedData msg = new CMSProcessableByteArray(data);
         CMSSignedData sd = gen.generate(msg, a[6].equals("opaque"));
