@@ -1,6 +1,6 @@
 //! S/MIME signing and verification against OpenSSL (`openssl smime`/`cms`), in both
-//! directions, and the tampering that must never verify. NSS cmsutil, gpgsm and Bouncy
-//! Castle follow with the rest of the S/MIME engine.
+//! directions, and the tampering that must never verify. NSS cmsutil, GnuPG gpgsm and Bouncy
+//! Castle are in smime_nss_interop.rs, smime_gpgsm_interop.rs and smime_bc_interop.rs.
 
 mod common;
 use common::*;
