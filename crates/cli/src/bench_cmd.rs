@@ -159,7 +159,7 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
                     format!("{} KiB", s >> 10)
                 }
             });
-            println!(
+            crate::out!(
                 "{op:<8} {key:<11} {size_s:>8} {ops:>12.1}/s   primitive {primitive:>10.1}/s   ({:.0}% of the primitive rate)",
                 100.0 * ops / primitive
             );
@@ -282,7 +282,7 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
         }
     }
     if json_out {
-        println!(
+        crate::out!(
             "{}",
             serde_json::to_string_pretty(&rows).map_err(|e| CliError(e.to_string()))?
         );

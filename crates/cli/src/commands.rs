@@ -272,7 +272,7 @@ async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
 
 fn print_json(v: &serde_json::Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| CliError(e.to_string()))?;
-    println!("{s}");
+    crate::out!("{s}");
     Ok(())
 }
 
@@ -337,28 +337,28 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let dir = DataDir::new(&data.dir);
             let c = Cachet::init(&dir, &opts, pass.as_ref().map(|p| p.as_slice()), now()).await?;
             let chain = c.chain().await?;
-            println!("Initialised {} for {}", data.dir.display(), c.domain());
-            println!(
+            crate::out!("Initialised {} for {}", data.dir.display(), c.domain());
+            crate::out!(
                 "  root CA:    {} (valid until {})",
                 chain[1].subject(),
                 rfc3339(chain[1].not_after())
             );
-            println!(
+            crate::out!(
                 "  issuing CA: {} (valid until {})",
                 chain[0].subject(),
                 rfc3339(chain[0].not_after())
             );
             if pass.is_some() {
-                println!(
+                crate::out!(
                     "  CA keys are sealed under your passphrase (Argon2id); keep it safe: nothing else opens them."
                 );
             } else {
-                println!(
+                crate::out!(
                     "  CA keys are sealed under {} (mode 0600): back it up separately from the database.",
                     dir.master_key().display()
                 );
             }
-            println!(
+            crate::out!(
                 "  certificates will point at {}/crl/{ISSUING}.crl and {}/ca/{ISSUING}.crt",
                 c.base_url(),
                 c.base_url()
@@ -398,14 +398,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&v)?;
             } else {
-                println!("Domain:         {}", c.domain());
-                println!("Base URL:       {}", c.base_url());
-                println!(
+                crate::out!("Domain:         {}", c.domain());
+                crate::out!("Base URL:       {}", c.base_url());
+                crate::out!(
                     "Key protection: {}",
                     v["key_protection"].as_str().unwrap_or_default()
                 );
                 for ca in &list {
-                    println!();
+                    crate::out!();
                     for k in [
                         "name",
                         "role",
@@ -419,7 +419,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                         "crl_url",
                         "certificate_url",
                     ] {
-                        println!(
+                        crate::out!(
                             "  {:<20}{}",
                             format!("{k}:"),
                             ca[k].as_str().unwrap_or_default()
@@ -500,7 +500,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 print_json(&json!(v))?;
             } else {
                 for r in &records {
-                    println!(
+                    crate::out!(
                         "{:>6}  {}  {:<20} {:<20} {} {} {}",
                         r.seq,
                         rfc3339(r.entry.at as u64),
@@ -534,14 +534,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                     "problems": problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 }))?;
             } else if problems.is_empty() {
-                println!("audit log intact: {count} records, hash chain unbroken");
+                crate::out!("audit log intact: {count} records, hash chain unbroken");
             } else {
-                println!(
+                crate::out!(
                     "audit log TAMPERED: {} problem(s) in {count} records",
                     problems.len()
                 );
                 for p in &problems {
-                    println!("  - {p}");
+                    crate::out!("  - {p}");
                 }
             }
             Ok(if problems.is_empty() {
@@ -599,9 +599,9 @@ fn pki_command(command: PkiCommand) -> Result<ExitCode> {
             if json {
                 print_json(&json!({"keys": keys, "certificates": certs}))?;
             } else {
-                println!("{}: password and MAC verified", input.display());
+                crate::out!("{}: password and MAC verified", input.display());
                 for k in &keys {
-                    println!(
+                    crate::out!(
                         "  key {} for {} (matches: {})",
                         k["key_type"].as_str().unwrap_or_default(),
                         k["certificate"].as_str().unwrap_or("no certificate"),
@@ -609,7 +609,7 @@ fn pki_command(command: PkiCommand) -> Result<ExitCode> {
                     );
                 }
                 for c in &certs {
-                    println!(
+                    crate::out!(
                         "  certificate {} (serial {}, until {})",
                         c["subject"].as_str().unwrap_or_default(),
                         c["serial"].as_str().unwrap_or_default(),
@@ -718,18 +718,20 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
                 );
                 print_json(&v)?;
             } else {
-                println!(
+                crate::out!(
                     "Issued {} certificate {} for {}",
-                    issued.record.profile, issued.record.serial, issued.record.email
+                    issued.record.profile,
+                    issued.record.serial,
+                    issued.record.email
                 );
-                println!("  key type:   {}", issued.record.key_type);
-                println!(
+                crate::out!("  key type:   {}", issued.record.key_type);
+                crate::out!(
                     "  valid:      {} to {}",
                     rfc3339(issued.record.not_before as u64),
                     rfc3339(issued.record.not_after as u64)
                 );
                 for p in &written {
-                    println!("  wrote       {}", p.display());
+                    crate::out!("  wrote       {}", p.display());
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -748,12 +750,16 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
                     certs.iter().map(|r| cert_json(r, t)).collect::<Vec<_>>()
                 ))?;
             } else {
-                println!(
+                crate::out!(
                     "{:<34} {:<8} {:<10} {:<11} {:<21} EMAIL",
-                    "SERIAL", "STATUS", "PROFILE", "KEY", "NOT AFTER"
+                    "SERIAL",
+                    "STATUS",
+                    "PROFILE",
+                    "KEY",
+                    "NOT AFTER"
                 );
                 for r in &certs {
-                    println!(
+                    crate::out!(
                         "{:<34} {:<8} {:<10} {:<11} {:<21} {}",
                         r.serial,
                         status(r, t),
@@ -797,16 +803,16 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
                     "not_after",
                     "issued_at",
                 ] {
-                    println!(
+                    crate::out!(
                         "{:<20}{}",
                         format!("{k}:"),
                         v[k].as_str().unwrap_or_default()
                     );
                 }
-                println!("{:<20}{}", "issuer:", cert.issuer());
-                println!("{:<20}{}", "sha256_fingerprint:", fingerprint(&r.der));
+                crate::out!("{:<20}{}", "issuer:", cert.issuer());
+                crate::out!("{:<20}{}", "sha256_fingerprint:", fingerprint(&r.der));
                 if let (Some(at), Some(why)) = (r.revoked_at, &r.revocation_reason) {
-                    println!("{:<20}{} ({why})", "revoked:", rfc3339(at as u64));
+                    crate::out!("{:<20}{} ({why})", "revoked:", rfc3339(at as u64));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -825,9 +831,11 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
             if json {
                 print_json(&cert_json(&r, now()))?;
             } else {
-                println!(
+                crate::out!(
                     "Revoked {} ({}) for {}: run `cachet crl` to publish the change",
-                    r.serial, reason, r.email
+                    r.serial,
+                    reason,
+                    r.email
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -8,6 +8,23 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use zeroize::Zeroizing;
 
+/// `println!` that treats a closed standard output (`cachet … | head -1`) as the end of the
+/// run rather than a panic: the process exits with 141, as if killed by SIGPIPE.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(e) = writeln!(stdout, $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            let _ = writeln!(std::io::stderr(), "cachet: cannot write to standard output: {e}");
+            std::process::exit(2);
+        }
+    }};
+}
+
 /// A failure shown to the user as one sentence.
 #[derive(Debug)]
 pub struct CliError(pub String);

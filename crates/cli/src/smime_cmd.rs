@@ -660,16 +660,16 @@ fn print_report(r: &signed::SignedReport, as_json: bool) -> Result<()> {
             "findings": r.verdict.findings.iter().map(finding_json).collect::<Vec<_>>(),
             "signers": signers,
         });
-        println!(
+        crate::out!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| CliError(e.to_string()))?
         );
         return Ok(());
     }
     if r.verdict.is_valid() {
-        println!("valid: {} signature(s) verified", r.signers.len());
+        crate::out!("valid: {} signature(s) verified", r.signers.len());
     } else {
-        println!("NOT VALID");
+        crate::out!("NOT VALID");
     }
     for s in &r.signers {
         let who = s
@@ -681,12 +681,12 @@ fn print_report(r: &signed::SignedReport, as_json: bool) -> Result<()> {
             .signing_time
             .map(cachet_pki::time::rfc3339)
             .unwrap_or_else(|| "no signing time".into());
-        println!("  signer {who} (signed {when})");
+        crate::out!("  signer {who} (signed {when})");
         for f in &s.verdict.findings {
-            println!("    {} [{}]: {}", f.code, f.severity.as_str(), f.message);
+            crate::out!("    {} [{}]: {}", f.code, f.severity.as_str(), f.message);
         }
         if s.verdict.findings.is_empty() && !s.chain.is_empty() {
-            println!(
+            crate::out!(
                 "    chain: {}",
                 s.chain
                     .iter()
@@ -698,7 +698,7 @@ fn print_report(r: &signed::SignedReport, as_json: bool) -> Result<()> {
     }
     if r.signers.is_empty() {
         for f in &r.verdict.findings {
-            println!("  {} [{}]: {}", f.code, f.severity.as_str(), f.message);
+            crate::out!("  {} [{}]: {}", f.code, f.severity.as_str(), f.message);
         }
     }
     Ok(())
