@@ -328,7 +328,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 at,
                 trust_anchors: anchors,
                 extra_certificates: extra,
-                from_address: None,
+                from_addresses: Vec::new(),
                 cache: None,
             };
             let (report, inner) = match io.format {
@@ -343,7 +343,11 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                         None => SignedContent::Encapsulated,
                     };
                     let r = signed::verify(&cms, sc, &opts, &BerLimits::default());
-                    let inner = r.content.clone().or(detached);
+                    // Exactly the bytes that were digested.
+                    let inner = match detached {
+                        Some(d) => Some(d),
+                        None => r.content.clone(),
+                    };
                     (r, inner)
                 }
                 Format::Smime => {
@@ -352,7 +356,8 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 }
             };
             print_report(&report, json)?;
-            if let (Some(out), Some(inner)) = (&io.out, &inner) {
+            // The signed content is released only when the verdict is valid.
+            if let (Some(out), Some(inner), true) = (&io.out, &inner, report.verdict.is_valid()) {
                 write_output(Some(out), inner)?;
             }
             Ok(exit_for(&report.verdict))

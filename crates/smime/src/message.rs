@@ -87,15 +87,73 @@ pub struct VerifiedMessage {
     pub content: Option<Vec<u8>>,
 }
 
-/// The addr-spec of a From header value ("Alice <alice@example.com>" → alice@example.com).
-pub fn from_address(value: &str) -> Option<String> {
-    let v = value.trim();
-    let addr = match (v.rfind('<'), v.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &v[a + 1..b],
-        _ => v,
-    };
-    let addr = addr.trim();
-    addr.contains('@').then(|| addr.to_string())
+/// The mailboxes of an address-list header value (RFC 5322 §3.4): comments removed,
+/// display names and quoted strings skipped, groups opened, each addr-spec taken from its
+/// angle brackets when it has them. `None` when any element is not a mailbox.
+pub fn mailboxes(value: &str) -> Option<Vec<String>> {
+    // Remove comments outside quoted strings; split on commas outside quotes and angles.
+    let mut elements = vec![String::new()];
+    let (mut depth, mut quoted, mut angle, mut escaped) = (0usize, false, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                elements.last_mut()?.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' if quoted || depth > 0 => escaped = true,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            '"' => {
+                quoted = !quoted;
+                elements.last_mut()?.push(c);
+            }
+            '<' if !quoted => {
+                angle = true;
+                elements.last_mut()?.push(c);
+            }
+            '>' if !quoted => {
+                angle = false;
+                elements.last_mut()?.push(c);
+            }
+            ',' | ';' if !quoted && !angle => elements.push(String::new()),
+            _ => elements.last_mut()?.push(c),
+        }
+    }
+    if quoted || depth > 0 || angle {
+        return None;
+    }
+    let mut out = Vec::new();
+    for e in elements {
+        let mut e = e.trim().to_string();
+        // A group's display name: "Team: a@x, b@y;"
+        if let Some(i) = e.find(':')
+            && !e[..i].contains('"')
+            && !e[..i].contains('<')
+            && !e[..i].contains('@')
+        {
+            e = e[i + 1..].trim().to_string();
+        }
+        if e.is_empty() {
+            continue;
+        }
+        let addr = match (e.rfind('<'), e.rfind('>')) {
+            (Some(a), Some(b)) if a < b => e[a + 1..b].trim().to_string(),
+            (None, None) => e,
+            _ => return None,
+        };
+        let ok = addr.rsplit_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && !d.is_empty() && !addr.contains(char::is_whitespace)
+        });
+        if !ok {
+            return None;
+        }
+        out.push(addr);
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn malformed(message: String) -> VerifiedMessage {
@@ -128,10 +186,20 @@ pub fn verify_message(
         Err(e) => return malformed(format!("the message cannot be read: {e}")),
     };
     let mut opts = opts.clone();
-    if opts.from_address.is_none() {
-        opts.from_address = headers
-            .get("From")
-            .and_then(|f| from_address(&f.unfolded()));
+    let mut notes = Vec::new();
+    if opts.from_addresses.is_empty() {
+        let froms: Vec<_> = headers.fields.iter().filter(|f| f.is("From")).collect();
+        match froms.as_slice() {
+            [] => notes.push(Finding::warning(
+                Code::SignerAddressMismatch,
+                "the message has no From header, so the sender's address could not be compared with the signer's certificate",
+            )),
+            [one] => match mailboxes(&one.unfolded()) {
+                Some(list) => opts.from_addresses = list,
+                None => return malformed(format!("the From header '{}' is not a list of addresses", one.unfolded())),
+            },
+            _ => return malformed("the message has more than one From header".into()),
+        }
     }
     match classify(message, limits) {
         Err(e) => malformed(format!("the message cannot be read: {e}")),
@@ -143,16 +211,56 @@ pub fn verify_message(
             content, signature, ..
         }) => {
             let entity = to_crlf(&message[content]).into_owned();
-            let report = signed::verify(&signature, SignedContent::Detached(&entity), &opts, ber);
+            let mut report =
+                signed::verify(&signature, SignedContent::Detached(&entity), &opts, ber);
+            report.verdict.findings.extend(notes);
             VerifiedMessage {
                 report,
                 content: Some(entity),
             }
         }
         Ok(Layer::Pkcs7Mime { cms, .. }) => {
-            let report = signed::verify(&cms, SignedContent::Encapsulated, &opts, ber);
+            let mut report = signed::verify(&cms, SignedContent::Encapsulated, &opts, ber);
+            report.verdict.findings.extend(notes);
             let content = report.content.clone();
             VerifiedMessage { report, content }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mailboxes;
+
+    #[test]
+    fn from_headers_are_read_as_address_lists() {
+        let m = |v: &str| mailboxes(v);
+        assert_eq!(
+            m("Alice <alice@example.com>"),
+            Some(vec!["alice@example.com".into()])
+        );
+        assert_eq!(
+            m("alice@example.com"),
+            Some(vec!["alice@example.com".into()])
+        );
+        assert_eq!(
+            m("alice@example.com (<mallory@example.com>)"),
+            Some(vec!["alice@example.com".into()])
+        );
+        assert_eq!(
+            m("\"Smith, A\" <a@x.com>, <mallory@example.com>"),
+            Some(vec!["a@x.com".into(), "mallory@example.com".into()])
+        );
+        assert_eq!(
+            m("Team: a@x.com, b@y.com;"),
+            Some(vec!["a@x.com".into(), "b@y.com".into()])
+        );
+        assert_eq!(
+            m("\"<mallory@example.com>\" <alice@example.com>"),
+            Some(vec!["alice@example.com".into()])
+        );
+        assert_eq!(m("not an address"), None);
+        assert_eq!(m("Alice <alice@example.com"), None);
+        assert_eq!(m(""), None);
     }
 }

@@ -458,7 +458,7 @@ pub struct VerifyOptions {
     /// More certificates that may complete a chain (intermediates from elsewhere).
     pub extra_certificates: Vec<ParsedCertificate>,
     /// The message's From address, checked against the signer certificate.
-    pub from_address: Option<String>,
+    pub from_addresses: Vec<String>,
     /// A cache of verified certificate signatures shared between verifications.
     pub cache: Option<std::sync::Arc<SignatureCache>>,
 }
@@ -571,8 +571,67 @@ pub fn certificate_has_address(cert: &ParsedCertificate, address: &str) -> bool 
     names.iter().any(|n| n.eq_ignore_ascii_case(address.trim()))
 }
 
-/// Builds a chain from `leaf` to one of `anchors` through `pool`, checking signatures and
-/// validity at `at`. Returns the chain (leaf first, anchor last) or the finding that stopped it.
+/// Checks that `ca` may issue the certificate below it in a chain: a CA by basicConstraints,
+/// keyCertSign when keyUsage is present, within its pathLenConstraint (`below` = number of
+/// CA certificates between it and the leaf), and valid at `at` (RFC 5280 §6.1.3–§6.1.4).
+fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Finding> {
+    use x509_cert::ext::pkix::KeyUsages;
+    let name = ca.subject();
+    match ca.basic_constraints() {
+        Ok(Some((_, bc))) if bc.ca => {
+            if let Some(len) = bc.path_len_constraint
+                && below > usize::from(len)
+            {
+                return Err(Finding::error(
+                    Code::WrongKeyUsage,
+                    format!(
+                        "the CA '{name}' may not have {below} CA certificates below it (pathLenConstraint {len})"
+                    ),
+                ));
+            }
+        }
+        _ => {
+            return Err(Finding::error(
+                Code::WrongKeyUsage,
+                format!(
+                    "'{name}' issued a certificate in the chain but is not a CA (basicConstraints): the chain is forged or misbuilt"
+                ),
+            ));
+        }
+    }
+    if let Ok(Some((_, ku))) = ca.key_usage()
+        && !ku.0.contains(KeyUsages::KeyCertSign)
+    {
+        return Err(Finding::error(
+            Code::WrongKeyUsage,
+            format!("the CA '{name}' may not sign certificates (keyUsage lacks keyCertSign)"),
+        ));
+    }
+    if ca.not_after() < at {
+        return Err(Finding::error(
+            Code::Expired,
+            format!(
+                "the CA certificate '{name}' expired on {}: the issuer must renew it",
+                cachet_pki::time::rfc3339(ca.not_after())
+            ),
+        ));
+    }
+    if ca.not_before() > at {
+        return Err(Finding::error(
+            Code::NotYetValid,
+            format!(
+                "the CA certificate '{name}' is valid only from {}",
+                cachet_pki::time::rfc3339(ca.not_before())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Builds a chain from `leaf` to one of `anchors` through `pool`, checking signatures, CA
+/// constraints and validity at `at`. Returns the chain (leaf first, anchor last) or the
+/// finding that stopped it. Full RFC 5280 path validation with revocation and policies lives
+/// in `cachet-pki` with the trust issue; this is the chain check S/MIME verification needs.
 fn build_chain(
     leaf: &ParsedCertificate,
     pool: &[ParsedCertificate],
@@ -582,41 +641,30 @@ fn build_chain(
 ) -> Result<Vec<ParsedCertificate>, Finding> {
     const MAX_DEPTH: usize = 8;
     let mut chain = vec![leaf.clone()];
+    if anchors.iter().any(|a| a.der() == leaf.der()) {
+        return Ok(chain);
+    }
     let mut current = leaf.clone();
-    for _ in 0..MAX_DEPTH {
+    for depth in 0..MAX_DEPTH {
         let issuer_name = current.issuer_der().unwrap_or_default();
-        // A trust anchor that issued `current`?
-        if let Some(anchor) = anchors.iter().find(|a| {
-            a.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
-                && a.spki_der()
-                    .is_ok_and(|k| cert_signed_by(cache, &current, &k))
-        }) {
-            if anchor.der() != current.der() {
-                chain.push(anchor.clone());
-            }
-            return Ok(chain);
-        }
-        if anchors.iter().any(|a| a.der() == current.der()) {
-            return Ok(chain);
-        }
-        let next = pool.iter().find(|c| {
+        let issued = |c: &ParsedCertificate| {
             c.der() != current.der()
                 && c.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
                 && c.spki_der()
                     .is_ok_and(|k| cert_signed_by(cache, &current, &k))
-        });
-        match next {
+        };
+        // A trust anchor that issued `current`?
+        if let Some(anchor) = anchors.iter().find(|a| issued(a)) {
+            check_issuer(anchor, depth, at)?;
+            chain.push(anchor.clone());
+            return Ok(chain);
+        }
+        match pool
+            .iter()
+            .find(|c| issued(c) && !chain.iter().any(|x| x.der() == c.der()))
+        {
             Some(n) => {
-                if n.not_after() < at {
-                    return Err(Finding::error(
-                        Code::Expired,
-                        format!(
-                            "the CA certificate '{}' expired on {}: the issuer must renew it",
-                            n.subject(),
-                            cachet_pki::time::rfc3339(n.not_after())
-                        ),
-                    ));
-                }
+                check_issuer(n, depth, at)?;
                 chain.push(n.clone());
                 current = n.clone();
             }
@@ -713,8 +761,10 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
             .about(&subject),
         ),
     }
-    if let Some(from) = &opts.from_address
-        && !certificate_has_address(cert, from)
+    for from in opts
+        .from_addresses
+        .iter()
+        .filter(|a| !certificate_has_address(cert, a))
     {
         let names = cert.email_addresses().unwrap_or_default().join(", ");
         v.push(
@@ -730,6 +780,42 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
             Finding::warning(Code::WeakAlgorithm, "the signer's key is of a size or type Cachet does not issue (e.g. RSA below 2048 bits): accepted for old mail only")
                 .about(&subject),
         );
+    }
+}
+
+/// RFC 5035 §3: the first ESSCertIDv2 identifies the signer's certificate; its hash (and
+/// issuerSerial, when present) must match the certificate that verified the signature.
+fn check_signing_certificate(sc: &SigningCertificateV2, cert: &ParsedCertificate, v: &mut Verdict) {
+    let Some(first) = sc.certs.first() else {
+        v.push(Finding::error(
+            Code::Malformed,
+            "the signing-certificate attribute is empty",
+        ));
+        return;
+    };
+    let Some(alg) = digest_from_oid(&first.hash_algorithm.oid) else {
+        v.push(Finding::error(
+            Code::Malformed,
+            format!(
+                "the signing-certificate attribute uses unsupported hash {}",
+                first.hash_algorithm.oid
+            ),
+        ));
+        return;
+    };
+    let serial_ok = first.issuer_serial.as_ref().is_none_or(|is| {
+        let tbs = cert.inner().tbs_certificate();
+        is.serial_number == *tbs.serial_number()
+            && is
+                .issuer
+                .iter()
+                .any(|g| matches!(g, GeneralName::DirectoryName(n) if n == tbs.issuer()))
+    });
+    if alg.digest(cert.der()) != first.cert_hash.as_bytes() || !serial_ok {
+        v.push(Finding::error(
+            Code::BadSignature,
+            "the signing-certificate attribute names a different certificate than the one used: the signer certificate was swapped",
+        ));
     }
 }
 
@@ -805,23 +891,28 @@ fn verify_one(
             {
                 report.capabilities = caps.iter().map(|c| c.capability_id).collect();
             }
-            if let Ok(Some(sc)) = single_attribute_value::<SigningCertificateV2>(
+            match single_attribute_value::<SigningCertificateV2>(
                 attrs,
                 oid::ID_AA_SIGNING_CERTIFICATE_V2,
-            ) && let Some(first) = sc.certs.first()
-            {
-                let alg =
-                    digest_from_oid(&first.hash_algorithm.oid).unwrap_or(DigestAlgorithm::Sha256);
-                if alg.digest(cert.der()) != first.cert_hash.as_bytes() {
-                    v.push(Finding::error(
-                        Code::BadSignature,
-                        "the signing-certificate attribute names a different certificate than the one used: the signer certificate was swapped",
-                    ));
-                }
+            ) {
+                Ok(Some(sc)) => check_signing_certificate(&sc, cert, &mut v),
+                Ok(None) => {}
+                Err(e) => v.push(Finding::error(
+                    Code::Malformed,
+                    format!("the signing-certificate attribute cannot be read: {e}"),
+                )),
             }
             encoding.clone()
         }
-        _ => Vec::new(),
+        (Some(_), None) => {
+            v.push(Finding::error(
+                Code::Malformed,
+                "the signed attributes could not be located in the received encoding",
+            ));
+            report.verdict = v;
+            return report;
+        }
+        (None, _) => Vec::new(),
     };
     let Some(alg) = signer_signature_algorithm(si, d) else {
         v.push(Finding::error(
@@ -885,6 +976,16 @@ fn verify_one(
             Ok(chain) => report.chain = chain,
             Err(f) => v.push(f.about(cert.subject())),
         }
+    } else {
+        // Nothing to anchor the signer in: a self-made certificate would pass every other
+        // check, so the verdict cannot be valid.
+        v.push(
+            Finding::error(
+                Code::UntrustedRoot,
+                "no trust anchor was given, so the signer's certificate could not be checked: pass the root with --trust",
+            )
+            .about(cert.subject()),
+        );
     }
     report.verdict = v;
     report
@@ -964,11 +1065,20 @@ pub fn verify(
             ));
             return report;
         }
-        (SignedContent::Detached(c), _) => {
+        // A signature that carries its own content must not be checked against other bytes:
+        // which of the two would the reader be shown?
+        (SignedContent::Detached(_) | SignedContent::DetachedDigests(_), Some(_)) => {
+            report.verdict.push(Finding::error(
+                Code::Malformed,
+                "the signature carries its own content, but separate content was also given: verify it without --content",
+            ));
+            return report;
+        }
+        (SignedContent::Detached(c), None) => {
             owned_digests = ContentDigests::of(c, algs);
             &owned_digests
         }
-        (SignedContent::DetachedDigests(d), _) => d,
+        (SignedContent::DetachedDigests(d), None) => d,
     };
     if signer_infos.is_empty() {
         report.verdict.push(Finding::error(

@@ -111,7 +111,7 @@ fn opts(p: &Pki, from: Option<&str>) -> VerifyOptions {
         at: NOW,
         trust_anchors: vec![p.root.clone()],
         extra_certificates: vec![],
-        from_address: from.map(str::to_string),
+        from_addresses: from.map(str::to_string).into_iter().collect(),
         cache: None,
     }
 }
@@ -415,4 +415,96 @@ fn rsa_pss_signatures_round_trip() {
         &BerLimits::default(),
     );
     assert!(r.verdict.has(Code::ContentAltered));
+}
+
+/// Regressions from review: mixed detached/encapsulated content, no trust anchor, and an
+/// end-entity certificate acting as a CA.
+#[test]
+fn review_attacks_are_refused() {
+    let p = pki();
+    let (cert, key) = leaf(
+        &p,
+        "alice@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let chain = [p.issuing.clone()];
+    // 1. A signature carrying its own content, checked against other bytes.
+    let opaque = sign_with(
+        &cert,
+        &key,
+        &chain,
+        b"PAY MALLORY",
+        true,
+        SidKind::default(),
+    );
+    let r = verify(
+        &opaque,
+        SignedContent::Detached(b"PAY BOB"),
+        &opts(&p, None),
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::Malformed), "{:?}", r.verdict);
+    assert!(!r.verdict.is_valid());
+    // 2. No trust anchor: never valid.
+    let det = sign_with(&cert, &key, &chain, b"x", false, SidKind::default());
+    let no_trust = VerifyOptions {
+        trust_anchors: vec![],
+        ..opts(&p, None)
+    };
+    let r = verify(
+        &det,
+        SignedContent::Detached(b"x"),
+        &no_trust,
+        &BerLimits::default(),
+    );
+    assert!(r.verdict.has(Code::UntrustedRoot), "{:?}", r.verdict);
+    // 3. Mallory's end-entity certificate issues a certificate for alice.
+    let (mallory, mallory_key) = leaf(
+        &p,
+        "mallory@example.com",
+        Profile::Signing,
+        KeyType::EcdsaP256,
+    );
+    let fake_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let req = SubscriberRequest {
+        email: "alice@example.com",
+        profile: Profile::Signing,
+        spki_der: fake_key.public_key_der(),
+        not_before: NOW - 10,
+        validity_days: 30,
+        non_repudiation: false,
+    };
+    let mut t = subscriber_template(
+        &req,
+        random_serial().unwrap().to_vec(),
+        &p.issuing,
+        &PublicationUrls::under("http://x.example", "i"),
+    )
+    .unwrap();
+    t.extensions
+        .retain(|e| e.extn_id != const_oid::db::rfc5280::ID_CE_AUTHORITY_KEY_IDENTIFIER);
+    let forged = ParsedCertificate::from_der(
+        &sign_certificate(&t, &mallory.subject_der().unwrap(), &mallory_key).unwrap(),
+    )
+    .unwrap();
+    let s = sign_with(
+        &forged,
+        &fake_key,
+        &[mallory.clone(), p.issuing.clone()],
+        b"x",
+        false,
+        SidKind::default(),
+    );
+    let r = verify(
+        &s,
+        SignedContent::Detached(b"x"),
+        &opts(&p, Some("alice@example.com")),
+        &BerLimits::default(),
+    );
+    assert!(
+        !r.verdict.is_valid(),
+        "an end-entity certificate must not act as a CA"
+    );
+    assert!(r.verdict.has(Code::WrongKeyUsage), "{:?}", r.verdict);
 }

@@ -58,6 +58,17 @@ pub struct HeaderBlock<'a> {
 }
 
 impl<'a> HeaderBlock<'a> {
+    /// Refuses a header block with more than one Content-Type or Content-Transfer-Encoding
+    /// field (RFC 2045 allows one): clients disagree on which wins.
+    pub fn check_single_content_fields(&self) -> Result<(), MimeError> {
+        for name in ["Content-Type", "Content-Transfer-Encoding"] {
+            if self.fields.iter().filter(|f| f.is(name)).count() > 1 {
+                return Err(MimeError::Malformed(format!("more than one {name} header")));
+            }
+        }
+        Ok(())
+    }
+
     /// The first field called `name`.
     pub fn get(&self, name: &str) -> Option<&HeaderField<'a>> {
         self.fields.iter().find(|f| f.is(name))
@@ -237,7 +248,15 @@ impl ContentType {
             let Some((name, val)) = p.split_once('=') else {
                 continue; // tolerate junk parameters, as clients do
             };
-            raw_params.push((name.trim().to_ascii_lowercase(), unquote(val.trim())));
+            let name = name.trim().to_ascii_lowercase();
+            // A repeated parameter is ambiguous: clients disagree on which one wins, so a
+            // message could show one structure and verify as another.
+            if raw_params.iter().any(|(n, _)| *n == name) {
+                return Err(MimeError::Malformed(format!(
+                    "Content-Type parameter '{name}' appears twice"
+                )));
+            }
+            raw_params.push((name, unquote(val.trim())));
             if raw_params.len() > 64 {
                 return Err(MimeError::TooLarge(
                     "more than 64 Content-Type parameters".into(),

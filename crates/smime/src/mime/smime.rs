@@ -95,9 +95,16 @@ fn decode_body(cte: &str, body: &[u8]) -> Result<Vec<u8>, MimeError> {
 /// Classifies the outermost layer of `entity` (a header block and body).
 pub fn classify(entity: &[u8], limits: &Limits) -> Result<Layer, MimeError> {
     let h = parse_header_block(entity, limits)?;
+    h.check_single_content_fields()?;
     let ct = h.content_type()?;
     let body_start = h.body_start;
     if ct.is("multipart/signed") {
+        // RFC 1847 §2.1: the protocol parameter is required and names the signature type.
+        if !ct.param("protocol").is_some_and(is_pkcs7_signature) {
+            return Err(MimeError::Malformed(
+                "multipart/signed without protocol=\"application/pkcs7-signature\"".into(),
+            ));
+        }
         let boundary = ct
             .param("boundary")
             .ok_or_else(|| MimeError::Malformed("multipart/signed without a boundary".into()))?;
@@ -110,6 +117,7 @@ pub fn classify(entity: &[u8], limits: &Limits) -> Result<Layer, MimeError> {
         }
         let sig_part = &entity[body_start + m.parts[1].start..body_start + m.parts[1].end];
         let sh = parse_header_block(sig_part, limits)?;
+        sh.check_single_content_fields()?;
         let sct = sh.content_type()?;
         if !is_pkcs7_signature(&sct.mime_type) {
             return Err(MimeError::Malformed(format!(
