@@ -399,7 +399,10 @@ fn push_if_constructed_context(tree: &BerTree<'_>, n: NodeId, number: u32, out: 
 /// The received encoding of `n` with its identifier replaced by SET (RFC 5652 §5.4,
 /// RFC 5083 §2.2). `None` if the identifier is not one octet (a `[0]`/`[1]` always is).
 fn as_set(tree: &BerTree<'_>, n: NodeId) -> Option<Vec<u8>> {
-    let raw = tree.raw(n)?;
+    // RFC 5652 §5.4 signs the DER encoding of the attributes. A sender that transmitted them
+    // in BER (indefinite lengths) still signed their DER form, which the normaliser
+    // reproduces without re-ordering anything; DER input comes out byte-identical.
+    let raw = tree.to_der_with(n, &[]).ok()?;
     let (_, rest) = raw.split_first()?;
     let mut out = Vec::with_capacity(raw.len());
     out.push(0x31);
