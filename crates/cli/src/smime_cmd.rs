@@ -221,6 +221,9 @@ const CMS_PEM_LABELS: [&str; 4] = ["CMS", "PKCS7", "SIGNED MESSAGE", "ENCRYPTED 
 /// Decodes raw CMS input (DER, or PEM with one of [`CMS_PEM_LABELS`]).
 fn raw_cms(bytes: &[u8], format: Format) -> Result<Vec<u8>> {
     match format {
+        Format::Pem if !cachet_pki::pem::is_pem(bytes) => Err(CliError(
+            "--format pem was given but the input holds no PEM block".into(),
+        )),
         Format::Pem => cachet_pki::pem::der_objects(bytes, &CMS_PEM_LABELS, "CMS")
             .map_err(|e| CliError(e.to_string()))?
             .into_iter()

@@ -1088,6 +1088,14 @@ pub fn decrypt(
         }
         CmsContent::Data(_) => return Err(DecryptError::NotEncrypted("Data".into())),
     };
+    // RFC 5083 §2.1: with a content type other than id-data, the type must be protected by
+    // authAttrs; otherwise it is unauthenticated and must not be trusted.
+    if mac.is_some() && aad.is_none() && eci.content_type != oid::ID_DATA {
+        return Err(malformed(format!(
+            "AuthEnvelopedData of content type {} without authenticated attributes (RFC 5083 §2.1)",
+            eci.content_type
+        )));
+    }
     let params = content_params(&eci.content_enc_alg, mac.is_some())?;
     if let (Some(tag), ContentAlgorithm::AesGcm { tag_len, .. }) = (mac, params.alg)
         && tag.len() != tag_len
