@@ -133,6 +133,10 @@ pub enum SmimeCommand {
         /// Give RSA recipients the key with RSAES-OAEP (SHA-256) instead of PKCS#1 v1.5.
         #[arg(long)]
         oaep: bool,
+        /// GCM tag length: 16 (default; OpenSSL, Bouncy Castle) or 12 (the RFC 5084 default,
+        /// the only one GnuPG 2.2 gpgsm reads).
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(12..=16), value_name = "OCTETS")]
+        gcm_tag_len: u8,
         #[command(flatten)]
         io: Io,
     },
@@ -369,8 +373,9 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             recipients,
             cipher,
             oaep,
+            gcm_tag_len,
             io,
-        } => encrypt_command(&recipients, cipher, oaep, &io, &limits),
+        } => encrypt_command(&recipients, cipher, oaep, gcm_tag_len, &io, &limits),
         SmimeCommand::Decrypt {
             cert,
             key,
@@ -414,6 +419,7 @@ fn encrypt_command(
     recipients: &[PathBuf],
     cipher: Option<CipherArg>,
     oaep: bool,
+    gcm_tag_len: u8,
     io: &Io,
     limits: &Limits,
 ) -> Result<ExitCode> {
@@ -426,7 +432,7 @@ fn encrypt_command(
     };
     let input = Zeroizing::new(read_input(io.input.as_ref(), "message")?);
     let encrypt = |content: &[u8]| {
-        enveloped::encrypt(content, &certs, cipher, padding)
+        enveloped::encrypt_with_tag_len(content, &certs, cipher, padding, gcm_tag_len)
             .map_err(|e| CliError(format!("cannot encrypt: {e}")))
     };
     let out = match io.format {

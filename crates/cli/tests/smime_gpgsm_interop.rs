@@ -458,6 +458,35 @@ fn gpgsm_decrypts_what_cachet_encrypts_and_back() {
         );
         assert_eq!(r.code, 0, "{cipher} 12-byte tag: cachet: {}", r.stderr);
         assert_eq!(std::fs::read(dir.join("dec12.out")).unwrap(), CONTENT);
+
+        // The sender's choice: `--gcm-tag-len 12` writes that form directly.
+        cachet(
+            dir,
+            &[
+                "smime",
+                "encrypt",
+                "--format",
+                "der",
+                "--recipient",
+                &rsa.cert,
+                "--cipher",
+                cipher,
+                "--gcm-tag-len",
+                "12",
+                "--in",
+                "content.bin",
+                "--out",
+                "gcm12-direct.p7m",
+            ],
+        )
+        .ok();
+        let (r, out) = decrypt("gcm12-direct.p7m");
+        assert_eq!(
+            r.code, 0,
+            "{cipher} --gcm-tag-len 12: gpgsm --decrypt: {}",
+            r.stderr
+        );
+        assert_eq!(out, CONTENT, "{cipher} --gcm-tag-len 12");
     }
     // RSAES-OAEP: gpgsm 2.2 cannot take the key out of it. Pinned.
     encrypt("aes-256-cbc", true, "der", "oaep.p7m");

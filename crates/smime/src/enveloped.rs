@@ -244,6 +244,9 @@ pub enum EncryptError {
         /// Why.
         reason: String,
     },
+    /// A parameter is outside what the standards allow.
+    #[error("invalid {0}")]
+    Invalid(String),
     /// Encoding failed.
     #[error(transparent)]
     Cms(#[from] CmsError),
@@ -562,6 +565,31 @@ pub fn encrypt(
     cipher: ContentCipher,
     key_transport: RsaPadding,
 ) -> Result<Vec<u8>, EncryptError> {
+    encrypt_with_tag_len(
+        content,
+        recipients,
+        cipher,
+        key_transport,
+        GcmParameters::CACHET_ICV_LEN,
+    )
+}
+
+/// [`encrypt`] with a chosen GCM tag length (12 to 16 octets; ignored for CBC). Cachet writes
+/// 16 by default, the only length OpenSSL and Bouncy Castle read; GnuPG 2.2 reads only the
+/// RFC 5084 default of 12 (written by omitting aes-ICVlen). One encoding cannot serve both,
+/// so the sender chooses (docs/INTEROP.md).
+pub fn encrypt_with_tag_len(
+    content: &[u8],
+    recipients: &[ParsedCertificate],
+    cipher: ContentCipher,
+    key_transport: RsaPadding,
+    gcm_tag_len: u8,
+) -> Result<Vec<u8>, EncryptError> {
+    if !(12..=16).contains(&gcm_tag_len) {
+        return Err(EncryptError::Invalid(format!(
+            "a GCM tag of {gcm_tag_len} octets (RFC 5084 allows 12 to 16)"
+        )));
+    }
     if recipients.is_empty() {
         return Err(EncryptError::NoRecipients);
     }
@@ -575,7 +603,7 @@ pub fn encrypt(
     for r in recipients {
         infos.push(recipient_info(r, &cek, key_transport)?);
     }
-    seal(content, cipher, &cek, infos, None)
+    seal(content, cipher, &cek, infos, None, gcm_tag_len)
 }
 
 /// Encrypts `content` under `cek` and assembles the ContentInfo around `infos`. `auth_attrs`
@@ -586,6 +614,7 @@ fn seal(
     cek: &[u8],
     infos: Vec<RecipientInfo>,
     auth_attrs: Option<cms::AuthAttributes>,
+    gcm_tag_len: u8,
 ) -> Result<Vec<u8>, EncryptError> {
     // RFC 5652 §6.1: version 0 when every RecipientInfo is version 0 (KTRI with
     // issuerAndSerialNumber) and there are no originatorInfo or unprotectedAttrs; else 2.
@@ -600,7 +629,8 @@ fn seal(
             None => Vec::new(),
         };
         let (ct, tag) = content::aes_gcm_encrypt(cek, &nonce, &aad, content)?;
-        let params = GcmParameters::new(&nonce)?;
+        let mut params = GcmParameters::new(&nonce)?;
+        params.aes_icv_len = gcm_tag_len;
         let aed = AuthEnvelopedData {
             // RFC 5083 §2.1: version is always 0.
             version: cms::CmsVersion::V0,
@@ -615,7 +645,9 @@ fn seal(
                 encrypted_content: Some(OctetString::new(ct).map_err(der_err("encryptedContent"))?),
             },
             auth_attrs,
-            mac: OctetString::new(tag.to_vec()).map_err(der_err("mac"))?,
+            // A shorter tag is the leading octets of the full one (SP 800-38D §5.2.1.2).
+            mac: OctetString::new(tag[..usize::from(gcm_tag_len)].to_vec())
+                .map_err(der_err("mac"))?,
             unauth_attrs: None,
         };
         Ok(cms::encode_content_info(
@@ -1183,6 +1215,7 @@ mod tests {
                 &cek,
                 vec![ri],
                 Some(attrs),
+                16,
             )
             .unwrap();
             let d = decrypt(&der, &cert, &key, &BerLimits::default()).unwrap();
@@ -1273,5 +1306,52 @@ mod tests {
             };
             assert!(content_params(&alg, c.is_authenticated()).is_err());
         }
+    }
+
+    #[test]
+    fn twelve_octet_gcm_tags_for_gnupg() {
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let cert = self_signed(&key);
+        let cek = [0x24u8; 32];
+        let ri = kari(&cert, EcdhCurve::P256, &cek).unwrap();
+        let der = seal(
+            b"for gpgsm",
+            ContentCipher::Aes256Gcm,
+            &cek,
+            vec![ri],
+            None,
+            12,
+        )
+        .unwrap();
+        let decoded = cms::decode_content_info(&der, &BerLimits::default()).unwrap();
+        let CmsContent::AuthEnvelopedData {
+            auth_enveloped_data,
+            ..
+        } = decoded.content
+        else {
+            panic!("not AuthEnvelopedData")
+        };
+        assert_eq!(auth_enveloped_data.mac.as_bytes().len(), 12);
+        let params = GcmParameters::from_algorithm(
+            &auth_enveloped_data
+                .auth_encrypted_content_info
+                .content_enc_alg,
+        )
+        .unwrap();
+        assert_eq!(params.aes_icv_len, 12);
+        assert_eq!(
+            &decrypt(&der, &cert, &key, &BerLimits::default())
+                .unwrap()
+                .content[..],
+            b"for gpgsm"
+        );
+        let e = encrypt_with_tag_len(
+            b"x",
+            &[cert],
+            ContentCipher::Aes256Gcm,
+            RsaPadding::Pkcs1v15,
+            11,
+        );
+        assert!(matches!(e, Err(EncryptError::Invalid(_))));
     }
 }
