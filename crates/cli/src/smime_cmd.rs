@@ -11,6 +11,7 @@ use cachet_smime::message::{SignMessage, sign_message, verify_message};
 use cachet_smime::mime::Limits;
 use cachet_smime::mime::canon::to_crlf;
 use cachet_smime::mime::encode::make_7bit_safe;
+use cachet_smime::mime::header::parse_header_block;
 use cachet_smime::mime::smime::{self as wrap, Layer, SmimeType, classify, split_message};
 use cachet_smime::signed::{
     self, ContentDigests, SidKind, SignRequest, SignedContent, Signer, VerifyOptions,
@@ -156,6 +157,11 @@ pub enum SmimeCommand {
         /// The file holding the PKCS#12 password (first line).
         #[arg(long, value_name = "FILE", requires = "p12")]
         password_file: Option<PathBuf>,
+        /// Trust anchors: with them, signed layers inside (sign-then-encrypt, triple wrapping)
+        /// are verified too, every layer is unwrapped (up to 8), and the innermost content is
+        /// written only if every signature is valid. Repeatable.
+        #[arg(long, value_name = "FILE")]
+        trust: Vec<PathBuf>,
         #[command(flatten)]
         io: Io,
     },
@@ -381,6 +387,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             key,
             p12,
             password_file,
+            trust,
             io,
         } => {
             let identities = read_identities(
@@ -389,7 +396,11 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 p12.as_ref(),
                 password_file.as_ref(),
             )?;
-            decrypt_command(&identities, &io, &limits)
+            let mut anchors = Vec::new();
+            for t in &trust {
+                anchors.extend(read_certs(t, "trust anchor")?);
+            }
+            decrypt_command(&identities, &anchors, now, &io, &limits)
         }
     }
 }
@@ -571,6 +582,8 @@ fn decrypt_error(e: &DecryptError) -> CliError {
 
 fn decrypt_command(
     identities: &[(ParsedCertificate, PrivateKey)],
+    anchors: &[ParsedCertificate],
+    now: u64,
     io: &Io,
     limits: &Limits,
 ) -> Result<ExitCode> {
@@ -607,31 +620,82 @@ fn decrypt_command(
             d.content_type
         );
     }
+    let mut content = Zeroizing::new(d.content.to_vec());
     if io.format == Format::Smime {
-        match classify(&d.content, limits) {
-            Ok(Layer::DetachedSigned { .. }) => {
-                eprintln!("the decrypted content is signed: run `cachet smime verify`")
-            }
-            Ok(Layer::Pkcs7Mime { smime_type, cms }) => {
-                let kind = cachet_smime::cms::decode_content_info(&cms, &BerLimits::default())
-                    .map(|c| c.content.kind())
-                    .ok();
-                use cachet_smime::cms::ContentKind;
-                if smime_type == SmimeType::SignedData || kind == Some(ContentKind::SignedData) {
-                    eprintln!("the decrypted content is signed: run `cachet smime verify`");
-                } else if matches!(
-                    kind,
-                    Some(ContentKind::EnvelopedData | ContentKind::AuthEnvelopedData)
-                ) {
-                    eprintln!(
-                        "the decrypted content is itself encrypted: run `cachet smime decrypt` on it"
-                    );
+        // The outer From is what the signer must match, whatever layer the signature is in.
+        let from = parse_header_block(&input, limits)
+            .ok()
+            .and_then(|h| h.get("From").map(|f| f.unfolded()))
+            .and_then(|v| cachet_smime::message::mailboxes(&v))
+            .unwrap_or_default();
+        for _ in 0..8 {
+            let signed = match classify(&content, limits) {
+                Ok(Layer::DetachedSigned { .. }) => true,
+                Ok(Layer::Pkcs7Mime { smime_type, cms }) => {
+                    let kind = cachet_smime::cms::decode_content_info(&cms, &BerLimits::default())
+                        .map(|c| c.content.kind())
+                        .ok();
+                    use cachet_smime::cms::ContentKind;
+                    if smime_type == SmimeType::SignedData || kind == Some(ContentKind::SignedData)
+                    {
+                        true
+                    } else if matches!(
+                        kind,
+                        Some(ContentKind::EnvelopedData | ContentKind::AuthEnvelopedData)
+                    ) {
+                        // Encrypted again (encrypt-then-encrypt or a relay's layer): unwrap.
+                        content = Zeroizing::new(decrypt_with(&cms, identities)?.content.to_vec());
+                        continue;
+                    } else {
+                        false
+                    }
                 }
+                _ => false,
+            };
+            if !signed {
+                break;
             }
-            _ => {}
+            if anchors.is_empty() {
+                eprintln!(
+                    "the decrypted content is signed: run `cachet smime verify`, or decrypt with --trust ROOT to verify it too"
+                );
+                break;
+            }
+            let opts = VerifyOptions {
+                at: now,
+                trust_anchors: anchors.to_vec(),
+                from_addresses: from.clone(),
+                ..Default::default()
+            };
+            let v = verify_message(&content, &opts, limits, &BerLimits::default());
+            for s in &v.report.signers {
+                let who = s
+                    .certificate
+                    .as_ref()
+                    .map(|c| c.subject())
+                    .unwrap_or_else(|| "unknown signer".into());
+                eprintln!(
+                    "signature by {who}: {}",
+                    if s.verdict.is_valid() {
+                        "valid"
+                    } else {
+                        "NOT VALID"
+                    }
+                );
+            }
+            for f in &v.report.verdict.findings {
+                eprintln!("  {} [{}]: {}", f.code, f.severity.as_str(), f.message);
+            }
+            if !v.report.verdict.is_valid() {
+                return Ok(exit_for(&v.report.verdict));
+            }
+            match v.content {
+                Some(inner) => content = Zeroizing::new(inner),
+                None => break,
+            }
         }
     }
-    write_output(io.out.as_deref(), &d.content)?;
+    write_output(io.out.as_deref(), &content)?;
     Ok(ExitCode::SUCCESS)
 }
 

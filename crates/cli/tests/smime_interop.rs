@@ -417,3 +417,102 @@ fn rsa_pss_interop_with_openssl_cms() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.contains("222-octet salt"), "{}", r.stdout);
 }
+
+/// Sign-then-encrypt, the usual S/MIME message: `decrypt --trust` unwraps both layers,
+/// verifies the signature against the outer From, and writes the innermost content only
+/// when the signature is valid.
+#[test]
+fn sign_then_encrypt_unwraps_and_verifies() {
+    let t = scratch();
+    let dir = t.path();
+    let a = setup(dir, "ecdsa-p256");
+    let e = issue(dir, "alice@example.com", "encryption", "rsa-2048", &[]);
+    let p = |d: &std::path::Path, f: &str| d.join(f).display().to_string();
+    cachet(
+        dir,
+        &[
+            "smime",
+            "sign",
+            "--cert",
+            &p(&a, "cert.pem"),
+            "--key",
+            &p(&a, "key.pem"),
+            "--chain",
+            &p(&a, "chain.pem"),
+            "--in",
+            "msg.eml",
+            "--out",
+            "signed.eml",
+        ],
+    )
+    .ok();
+    cachet(
+        dir,
+        &[
+            "smime",
+            "encrypt",
+            "--recipient",
+            &p(&e, "cert.pem"),
+            "--cipher",
+            "aes-256-gcm",
+            "--in",
+            "signed.eml",
+            "--out",
+            "both.eml",
+        ],
+    )
+    .ok();
+    let r = cachet(
+        dir,
+        &[
+            "smime",
+            "decrypt",
+            "--cert",
+            &p(&e, "cert.pem"),
+            "--key",
+            &p(&e, "key.pem"),
+            "--trust",
+            "root.pem",
+            "--in",
+            "both.eml",
+            "--out",
+            "plain.eml",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("signature by CN=alice@example.com: valid"),
+        "{}",
+        r.stderr
+    );
+    let plain = std::fs::read_to_string(dir.join("plain.eml")).unwrap();
+    assert!(plain.contains("the figures: 100 EUR."), "{plain}");
+    assert!(
+        !plain.contains("multipart/signed"),
+        "the innermost content is written: {plain}"
+    );
+    // Under a root that is not the signer's, nothing is written and the exit is 1.
+    let other = scratch();
+    init_ca(other.path(), "ecdsa-p256");
+    let (_, other_root) = write_chain(other.path());
+    let r = cachet(
+        dir,
+        &[
+            "smime",
+            "decrypt",
+            "--cert",
+            &p(&e, "cert.pem"),
+            "--key",
+            &p(&e, "key.pem"),
+            "--trust",
+            &other_root.display().to_string(),
+            "--in",
+            "both.eml",
+            "--out",
+            "plain2.eml",
+        ],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!dir.join("plain2.eml").exists());
+}
