@@ -5,13 +5,10 @@
 use crate::io::{CliError, Result};
 use cachet_crypto::{KeyType, PrivateKey};
 use cachet_pki::ParsedCertificate;
+use cachet_pki::ephemeral::EphemeralPki;
 use cachet_pki::issue::{random_serial, sign_certificate};
 use cachet_pki::lint::{Role, lint};
-use cachet_pki::name::NameBuilder;
-use cachet_pki::profile::{
-    Profile, PublicationUrls, SubscriberRequest, issuing_ca_template, root_ca_template,
-    subscriber_template,
-};
+use cachet_pki::profile::{Profile, PublicationUrls, SubscriberRequest, subscriber_template};
 use cachet_smime::ber::BerLimits;
 use cachet_smime::message::{SignMessage, sign_message, verify_message};
 use cachet_smime::mime::Limits;
@@ -36,81 +33,8 @@ pub enum BenchOp {
 const SIZES: [usize; 2] = [10 * 1024, 1024 * 1024];
 const KEYS: [KeyType; 2] = [KeyType::Rsa2048, KeyType::EcdsaP256];
 
-struct Fixture {
-    root: ParsedCertificate,
-    issuing: ParsedCertificate,
-    issuing_key: PrivateKey,
-}
-
 fn fail(e: impl std::fmt::Display) -> CliError {
     CliError(format!("benchmark set-up failed: {e}"))
-}
-
-fn fixture(now: u64) -> Result<Fixture> {
-    let root_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
-    let name = NameBuilder::new()
-        .common_name("Bench Root")
-        .and_then(|n| n.to_der())
-        .map_err(fail)?;
-    let serial = random_serial().map_err(fail)?.to_vec();
-    let t = root_ca_template(
-        name.clone(),
-        root_key.public_key_der().to_vec(),
-        serial,
-        now - 60,
-    )
-    .map_err(fail)?;
-    let root = ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).map_err(fail)?)
-        .map_err(fail)?;
-    let issuing_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
-    let iname = NameBuilder::new()
-        .common_name("Bench Issuing")
-        .and_then(|n| n.to_der())
-        .map_err(fail)?;
-    let urls = PublicationUrls::under("http://pki.example.com", "root");
-    let serial = random_serial().map_err(fail)?.to_vec();
-    let t = issuing_ca_template(
-        iname,
-        issuing_key.public_key_der().to_vec(),
-        serial,
-        now - 60,
-        &root,
-        &urls,
-    )
-    .map_err(fail)?;
-    let issuing =
-        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).map_err(fail)?)
-            .map_err(fail)?;
-    Ok(Fixture {
-        root,
-        issuing,
-        issuing_key,
-    })
-}
-
-fn leaf(f: &Fixture, kt: KeyType, now: u64) -> Result<(ParsedCertificate, PrivateKey)> {
-    let key = PrivateKey::generate(kt).map_err(fail)?;
-    let req = SubscriberRequest {
-        email: "bench@example.com",
-        profile: Profile::Signing,
-        spki_der: key.public_key_der(),
-        not_before: now - 60,
-        validity_days: 30,
-        non_repudiation: false,
-    };
-    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
-    let t = subscriber_template(
-        &req,
-        random_serial().map_err(fail)?.to_vec(),
-        &f.issuing,
-        &urls,
-    )
-    .map_err(fail)?;
-    let subject = f.issuing.subject_der().map_err(fail)?;
-    let cert =
-        ParsedCertificate::from_der(&sign_certificate(&t, &subject, &f.issuing_key).map_err(fail)?)
-            .map_err(fail)?;
-    Ok((cert, key))
 }
 
 /// A message of about `size` bytes: headers and 76-column ASCII lines.
@@ -148,7 +72,7 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
         return Err(CliError("--seconds must be between 0.05 and 60".into()));
     }
     let budget = Duration::from_secs_f64(seconds);
-    let f = fixture(now)?;
+    let f = EphemeralPki::new(KeyType::EcdsaP256, now - 60).map_err(fail)?;
     let mut rows = Vec::new();
     let mut emit = |op: &str, key: &str, size: Option<usize>, ops: f64, primitive: f64| {
         if !json_out {
@@ -172,7 +96,9 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
         match op {
             BenchOp::Sign | BenchOp::Verify => {
                 for kt in KEYS {
-                    let (cert, key) = leaf(&f, kt, now)?;
+                    let (cert, key) = f
+                        .subscriber("bench@example.com", Profile::Signing, kt, 30)
+                        .map_err(fail)?;
                     let chain = [f.issuing.clone()];
                     let how = SignMessage {
                         signer: Signer {

@@ -13,6 +13,7 @@
 pub mod cert;
 pub mod crl;
 pub mod csr;
+pub mod ephemeral;
 pub mod error;
 pub mod ext;
 pub mod issue;

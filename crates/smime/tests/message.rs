@@ -3,8 +3,6 @@
 
 use cachet_crypto::{KeyType, PrivateKey};
 use cachet_pki::ParsedCertificate;
-use cachet_pki::issue::{random_serial, sign_certificate};
-use cachet_pki::name::NameBuilder;
 use cachet_pki::profile::*;
 use cachet_pki::verdict::Code;
 use cachet_smime::ber::BerLimits;
@@ -20,59 +18,16 @@ fn setup() -> (
     ParsedCertificate,
     PrivateKey,
 ) {
-    let root_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let name = NameBuilder::new()
-        .common_name("Root")
-        .unwrap()
-        .to_der()
+    let p = cachet_pki::ephemeral::EphemeralPki::new(KeyType::EcdsaP256, NOW - 100).unwrap();
+    let (cert, key) = p
+        .subscriber(
+            "mallory@example.com",
+            Profile::Signing,
+            KeyType::EcdsaP256,
+            30,
+        )
         .unwrap();
-    let t = root_ca_template(
-        name.clone(),
-        root_key.public_key_der().to_vec(),
-        random_serial().unwrap().to_vec(),
-        NOW - 100,
-    )
-    .unwrap();
-    let root =
-        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
-    let ik = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let iname = NameBuilder::new()
-        .common_name("Issuing")
-        .unwrap()
-        .to_der()
-        .unwrap();
-    let t = issuing_ca_template(
-        iname,
-        ik.public_key_der().to_vec(),
-        random_serial().unwrap().to_vec(),
-        NOW - 100,
-        &root,
-        &PublicationUrls::under("http://x.example", "root"),
-    )
-    .unwrap();
-    let issuing =
-        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
-    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let req = SubscriberRequest {
-        email: "mallory@example.com",
-        profile: Profile::Signing,
-        spki_der: key.public_key_der(),
-        not_before: NOW - 50,
-        validity_days: 30,
-        non_repudiation: false,
-    };
-    let t = subscriber_template(
-        &req,
-        random_serial().unwrap().to_vec(),
-        &issuing,
-        &PublicationUrls::under("http://x.example", "issuing"),
-    )
-    .unwrap();
-    let cert = ParsedCertificate::from_der(
-        &sign_certificate(&t, &issuing.subject_der().unwrap(), &ik).unwrap(),
-    )
-    .unwrap();
-    (root, issuing, cert, key)
+    (p.root, p.issuing, cert, key)
 }
 
 fn check(from_lines: &str) -> cachet_pki::verdict::Verdict {

@@ -5,7 +5,6 @@
 use cachet_crypto::{KeyType, PrivateKey};
 use cachet_pki::ParsedCertificate;
 use cachet_pki::issue::{random_serial, sign_certificate};
-use cachet_pki::name::NameBuilder;
 use cachet_pki::profile::*;
 use cachet_pki::verdict::Code;
 use cachet_smime::ber::BerLimits;
@@ -13,71 +12,14 @@ use cachet_smime::signed::*;
 
 const NOW: u64 = 1_795_000_000;
 
-struct Pki {
-    root: ParsedCertificate,
-    issuing: ParsedCertificate,
-    issuing_key: PrivateKey,
-}
+use cachet_pki::ephemeral::EphemeralPki as Pki;
 
 fn pki() -> Pki {
-    let root_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let name = NameBuilder::new()
-        .common_name("Test Root")
-        .unwrap()
-        .to_der()
-        .unwrap();
-    let t = root_ca_template(
-        name.clone(),
-        root_key.public_key_der().to_vec(),
-        random_serial().unwrap().to_vec(),
-        NOW - 100,
-    )
-    .unwrap();
-    let root =
-        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
-    let issuing_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
-    let iname = NameBuilder::new()
-        .common_name("Test Issuing")
-        .unwrap()
-        .to_der()
-        .unwrap();
-    let urls = PublicationUrls::under("http://pki.example.com", "root");
-    let t = issuing_ca_template(
-        iname,
-        issuing_key.public_key_der().to_vec(),
-        random_serial().unwrap().to_vec(),
-        NOW - 100,
-        &root,
-        &urls,
-    )
-    .unwrap();
-    let issuing =
-        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
-    Pki {
-        root,
-        issuing,
-        issuing_key,
-    }
+    Pki::new(KeyType::EcdsaP256, NOW - 100).unwrap()
 }
 
 fn leaf(p: &Pki, email: &str, profile: Profile, kt: KeyType) -> (ParsedCertificate, PrivateKey) {
-    let key = PrivateKey::generate(kt).unwrap();
-    let req = SubscriberRequest {
-        email,
-        profile,
-        spki_der: key.public_key_der(),
-        not_before: NOW - 50,
-        validity_days: 365,
-        non_repudiation: false,
-    };
-    let urls = PublicationUrls::under("http://pki.example.com", "issuing");
-    let t =
-        subscriber_template(&req, random_serial().unwrap().to_vec(), &p.issuing, &urls).unwrap();
-    let cert = ParsedCertificate::from_der(
-        &sign_certificate(&t, &p.issuing.subject_der().unwrap(), &p.issuing_key).unwrap(),
-    )
-    .unwrap();
-    (cert, key)
+    p.subscriber(email, profile, kt, 365).unwrap()
 }
 
 fn sign_with(
