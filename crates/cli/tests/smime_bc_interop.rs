@@ -68,20 +68,6 @@ impl BcPeer {
     }
 }
 
-struct Identity {
-    cert: String,
-    key: String,
-    chain: String,
-}
-
-fn identity(out: PathBuf) -> Identity {
-    Identity {
-        cert: out.join("cert.pem").display().to_string(),
-        key: out.join("key.pem").display().to_string(),
-        chain: out.join("chain.pem").display().to_string(),
-    }
-}
-
 fn setup(dir: &Path) -> BcPeer {
     init_ca(dir, "ecdsa-p256");
     write_chain(dir);
@@ -108,29 +94,7 @@ fn bouncy_castle_verifies_what_cachet_signs_and_back() {
             ("opaque.p7m", true, false),
             ("ski.p7s", false, true),
         ] {
-            let mut args = vec![
-                "smime",
-                "sign",
-                "--format",
-                "der",
-                "--cert",
-                &who.cert,
-                "--key",
-                &who.key,
-                "--chain",
-                &who.chain,
-                "--in",
-                "content.bin",
-                "--out",
-                name,
-            ];
-            if opaque {
-                args.push("--opaque");
-            }
-            if ski {
-                args.push("--ski");
-            }
-            cachet(dir, &args).ok();
+            sign_raw(dir, &who, "content.bin", name, opaque, ski);
             let _ = std::fs::remove_file(dir.join("bc.out"));
             let mut a = vec!["verify", "root.pem", name, "bc.out"];
             if !opaque {

@@ -19,20 +19,6 @@ const GPGSM: &str = "apt-get install gpgsm gpg-agent";
 /// The PKCS#12 password, and the passphrase gpgsm protects the imported key with.
 const PASSPHRASE: &str = "Pässwörd 123\n";
 
-struct Identity {
-    cert: String,
-    key: String,
-    chain: String,
-}
-
-fn identity(out: PathBuf) -> Identity {
-    Identity {
-        cert: out.join("cert.pem").display().to_string(),
-        key: out.join("key.pem").display().to_string(),
-        chain: out.join("chain.pem").display().to_string(),
-    }
-}
-
 /// A GNUPGHOME in `dir/gnupg`; its agent is stopped when dropped, also when a test fails.
 struct Gpgsm {
     dir: PathBuf,
@@ -159,27 +145,6 @@ fn good_signature(r: &Run) -> bool {
         && r.stdout.contains("[GNUPG:] TRUST_FULLY")
 }
 
-fn cachet_verify(dir: &Path, format: &str, sig: &str, content: Option<&str>) -> Run {
-    let _ = std::fs::remove_file(dir.join("verified.out"));
-    let mut a = vec![
-        "smime",
-        "verify",
-        "--format",
-        format,
-        "--in",
-        sig,
-        "--trust",
-        "root.pem",
-        "--json",
-        "--out",
-        "verified.out",
-    ];
-    if let Some(c) = content {
-        a.extend_from_slice(&["--content", c]);
-    }
-    cachet(dir, &a)
-}
-
 #[test]
 fn gpgsm_verifies_what_cachet_signs_and_back() {
     require("gpgsm", GPGSM);
@@ -253,27 +218,7 @@ fn gpgsm_verifies_what_cachet_signs_and_back() {
 
     // A signer identified by subjectKeyIdentifier (`--ski`, SignerInfo version 3): gpgsm 2.2
     // cannot parse the SignerInfo, Cachet's as OpenSSL's (`cms -sign -keyid`). Pinned.
-    cachet(
-        dir,
-        &[
-            "smime",
-            "sign",
-            "--ski",
-            "--format",
-            "der",
-            "--cert",
-            &rsa.cert,
-            "--key",
-            &rsa.key,
-            "--chain",
-            &rsa.chain,
-            "--in",
-            "content.bin",
-            "--out",
-            "ski.p7s",
-        ],
-    )
-    .ok();
+    sign_raw(dir, &rsa, "content.bin", "ski.p7s", false, true);
     run_in(
         dir,
         "openssl",
@@ -336,7 +281,7 @@ fn gpgsm_verifies_what_cachet_signs_and_back() {
             );
         }
         let content = detached.then_some("content.bin");
-        let r = cachet_verify(dir, format, name, content);
+        let r = verify_raw(dir, format, name, content);
         assert_eq!(r.code, 0, "{name}: {} {}", r.stdout, r.stderr);
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v["valid"], true, "{name}: {}", r.stdout);
@@ -346,7 +291,7 @@ fn gpgsm_verifies_what_cachet_signs_and_back() {
             "{name}"
         );
         if detached {
-            let r = cachet_verify(dir, format, name, Some("altered.bin"));
+            let r = verify_raw(dir, format, name, Some("altered.bin"));
             assert_eq!(r.code, 1, "{name}: altered content verified: {}", r.stdout);
             assert!(r.stdout.contains("content-altered"), "{name}: {}", r.stdout);
         }

@@ -14,12 +14,6 @@ const CONTENT: &[u8] = b"Dear Bob,\r\nthe figures: 100 EUR.\r\nGr\xc3\xbc\xc3\x9
 
 const NSS: &str = "apt-get install libnss3-tools";
 
-struct Identity {
-    cert: String,
-    key: String,
-    chain: String,
-}
-
 /// A CA, a certificate of `profile` for `email` with its PKCS#12 bundle, and an NSS database
 /// `sql:db` that trusts the root and holds the key.
 fn setup(dir: &Path, email: &str, profile: &str, kt: &str) -> Identity {
@@ -78,26 +72,6 @@ fn cmsutil_verify(dir: &Path, sig: &str, content: Option<&str>) -> (String, Vec<
     )
 }
 
-fn cachet_verify(dir: &Path, sig: &str, content: Option<&str>) -> Run {
-    let mut a = vec![
-        "smime",
-        "verify",
-        "--format",
-        "der",
-        "--in",
-        sig,
-        "--trust",
-        "root.pem",
-        "--json",
-        "--out",
-        "verified.out",
-    ];
-    if let Some(c) = content {
-        a.extend_from_slice(&["--content", c]);
-    }
-    cachet(dir, &a)
-}
-
 #[test]
 fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
     require("cmsutil", NSS);
@@ -116,29 +90,7 @@ fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
             ("opaque.p7m", true, false),
             ("ski.p7s", false, true),
         ] {
-            let mut args = vec![
-                "smime",
-                "sign",
-                "--format",
-                "der",
-                "--cert",
-                &a.cert,
-                "--key",
-                &a.key,
-                "--chain",
-                &a.chain,
-                "--in",
-                "content.bin",
-                "--out",
-                name,
-            ];
-            if opaque {
-                args.push("--opaque");
-            }
-            if ski {
-                args.push("--ski");
-            }
-            cachet(dir, &args).ok();
+            sign_raw(dir, &a, "content.bin", name, opaque, ski);
             let content = (!opaque).then_some("content.bin");
             let (headers, body) = cmsutil_verify(dir, name, content);
             assert!(
@@ -177,7 +129,7 @@ fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
             let r = cmsutil(dir, &args);
             assert_eq!(r.code, 0, "{kt} {name}: cmsutil -S: {}", r.stderr);
             let content = detached.then_some("content.bin");
-            let r = cachet_verify(dir, name, content);
+            let r = verify_raw(dir, "der", name, content);
             assert_eq!(r.code, 0, "{kt} {name}: {} {}", r.stdout, r.stderr);
             let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
             assert_eq!(v["valid"], true, "{kt} {name}: {}", r.stdout);
@@ -187,7 +139,7 @@ fn nss_cmsutil_verifies_what_cachet_signs_and_back() {
                 "{kt} {name}"
             );
         }
-        let r = cachet_verify(dir, "nss-detached.p7s", Some("altered.bin"));
+        let r = verify_raw(dir, "der", "nss-detached.p7s", Some("altered.bin"));
         assert_eq!(r.code, 1, "{kt}: altered content verified: {}", r.stdout);
         assert!(r.stdout.contains("content-altered"), "{kt}: {}", r.stdout);
     }

@@ -160,3 +160,58 @@ pub fn serial_of(dir: &Path, cert: &Path) -> String {
         .trim_start_matches("00")
         .to_string()
 }
+
+/// The files `cachet cert issue` wrote for one identity.
+pub struct Identity {
+    pub cert: String,
+    pub key: String,
+    pub chain: String,
+}
+
+/// The identity in `cert issue`'s output directory `out`.
+pub fn identity(out: PathBuf) -> Identity {
+    Identity {
+        cert: out.join("cert.pem").display().to_string(),
+        key: out.join("key.pem").display().to_string(),
+        chain: out.join("chain.pem").display().to_string(),
+    }
+}
+
+/// `cachet smime sign --format der` of `input` into `out`, detached unless `opaque`, the
+/// signer named by subjectKeyIdentifier when `ski`; panics unless it succeeds.
+pub fn sign_raw(dir: &Path, who: &Identity, input: &str, out: &str, opaque: bool, ski: bool) {
+    let mut args = vec![
+        "smime", "sign", "--format", "der", "--cert", &who.cert, "--key", &who.key, "--chain",
+        &who.chain, "--in", input, "--out", out,
+    ];
+    if opaque {
+        args.push("--opaque");
+    }
+    if ski {
+        args.push("--ski");
+    }
+    cachet(dir, &args).ok();
+}
+
+/// `cachet smime verify` of a raw signature against `root.pem` (`--json`), writing the signed
+/// content to `verified.out` (removed first); `content` for a detached signature.
+pub fn verify_raw(dir: &Path, format: &str, sig: &str, content: Option<&str>) -> Run {
+    let _ = std::fs::remove_file(dir.join("verified.out"));
+    let mut a = vec![
+        "smime",
+        "verify",
+        "--format",
+        format,
+        "--in",
+        sig,
+        "--trust",
+        "root.pem",
+        "--json",
+        "--out",
+        "verified.out",
+    ];
+    if let Some(c) = content {
+        a.extend_from_slice(&["--content", c]);
+    }
+    cachet(dir, &a)
+}
