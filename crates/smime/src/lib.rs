@@ -21,3 +21,4 @@ pub mod enveloped;
 pub mod message;
 pub mod mime;
 pub mod signed;
+pub mod source;

@@ -2,45 +2,123 @@
 //! entity with 8-bit or binary content to a 7-bit-safe form *before* it is signed
 //! (RFC 8551 §3.1.2), so that no relay has cause to re-encode — and thereby break — it.
 
+use super::canon::CrlfWriter;
 use super::header::{ContentType, parse_header_block};
 use super::{Limits, MimeError, multipart};
+use crate::source::{Source, for_each_chunk, read_range};
 use std::borrow::Cow;
+use std::ops::Range;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Base64 with CRLF after every 76 characters (RFC 2045 §6.8), ending in CRLF.
 pub fn base64_encode_lines(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() * 4 / 3 + data.len() / 38 + 4);
-    let mut col = 0;
-    for chunk in data.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let quad = [
+    let mut out = Vec::with_capacity(Base64Lines::encoded_len(data.len() as u64) as usize);
+    let mut e = Base64Lines::default();
+    e.feed(data, &mut out);
+    e.finish(&mut out);
+    out
+}
+
+/// Streaming base64 in lines of 76 characters ending in CRLF (RFC 2045 §6.8): the same
+/// output as [`base64_encode_lines`] whatever the chunking.
+#[derive(Debug, Default, Clone)]
+pub struct Base64Lines {
+    carry: [u8; 3],
+    carry_len: usize,
+    col: usize,
+}
+
+/// Input bytes per full line (57 bytes make 76 characters).
+const B64_LINE_IN: usize = 57;
+
+impl Base64Lines {
+    /// The length of the encoding of `n` bytes, line breaks included.
+    pub fn encoded_len(n: u64) -> u64 {
+        let chars = n.div_ceil(3) * 4;
+        chars + chars.div_ceil(76) * 2
+    }
+
+    fn quad(&mut self, c: [u8; 3], out: &mut Vec<u8>) {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        out.extend_from_slice(&[
             B64[(n >> 18) as usize & 63],
             B64[(n >> 12) as usize & 63],
-            if chunk.len() > 1 {
-                B64[(n >> 6) as usize & 63]
-            } else {
-                b'='
-            },
-            if chunk.len() > 2 {
-                B64[n as usize & 63]
-            } else {
-                b'='
-            },
-        ];
-        out.extend_from_slice(&quad);
-        col += 4;
-        if col == 76 {
+            B64[(n >> 6) as usize & 63],
+            B64[n as usize & 63],
+        ]);
+        self.col += 4;
+        if self.col == 76 {
             out.extend_from_slice(b"\r\n");
-            col = 0;
+            self.col = 0;
         }
     }
-    if col > 0 {
-        out.extend_from_slice(b"\r\n");
+
+    /// Encodes `data`, appending to `out`.
+    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        while self.carry_len > 0 && !data.is_empty() {
+            self.carry[self.carry_len] = data[0];
+            self.carry_len += 1;
+            data = &data[1..];
+            if self.carry_len == 3 {
+                self.carry_len = 0;
+                self.quad(self.carry, out);
+            }
+        }
+        if self.carry_len > 0 {
+            return; // `data` ran out while completing the held group
+        }
+        out.reserve(Base64Lines::encoded_len(data.len() as u64) as usize);
+        // Whole lines at a time once aligned: the common case for large bodies.
+        while self.col != 0 && data.len() >= 3 {
+            self.quad([data[0], data[1], data[2]], out);
+            data = &data[3..];
+        }
+        let mut line = [0u8; 78];
+        while data.len() >= B64_LINE_IN {
+            for (i, c) in data[..B64_LINE_IN].chunks_exact(3).enumerate() {
+                let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+                line[i * 4] = B64[(n >> 18) as usize & 63];
+                line[i * 4 + 1] = B64[(n >> 12) as usize & 63];
+                line[i * 4 + 2] = B64[(n >> 6) as usize & 63];
+                line[i * 4 + 3] = B64[n as usize & 63];
+            }
+            line[76] = b'\r';
+            line[77] = b'\n';
+            out.extend_from_slice(&line);
+            data = &data[B64_LINE_IN..];
+        }
+        while data.len() >= 3 {
+            self.quad([data[0], data[1], data[2]], out);
+            data = &data[3..];
+        }
+        self.carry[..data.len()].copy_from_slice(data);
+        self.carry_len = data.len();
     }
-    out
+
+    /// Writes the final, padded group and the last line break.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        if self.carry_len > 0 {
+            let len = self.carry_len;
+            self.carry[len..].fill(0);
+            let c = self.carry;
+            let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+            out.extend_from_slice(&[
+                B64[(n >> 18) as usize & 63],
+                B64[(n >> 12) as usize & 63],
+                if len > 1 {
+                    B64[(n >> 6) as usize & 63]
+                } else {
+                    b'='
+                },
+                b'=',
+            ]);
+            self.col += 4;
+        }
+        if self.col > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 /// Decodes base64, ignoring line breaks and white space; any other character outside the
@@ -91,25 +169,90 @@ pub fn base64_decode(text: &[u8]) -> Result<Vec<u8>, MimeError> {
 /// content that must survive relays).
 pub fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 8);
-    let lines: Vec<&[u8]> = split_lines(data);
-    let n = lines.len();
-    for (li, line) in lines.into_iter().enumerate() {
-        let mut col = 0usize;
-        let len = line.len();
-        for (i, &b) in line.iter().enumerate() {
-            let at_end = i + 1 == len;
-            let from_line = i == 0 && line.starts_with(b"From ");
-            let lone_dot = i == 0 && line == b".";
+    let mut q = QuotedPrintable::default();
+    q.feed(data, &mut out);
+    q.finish(&mut out);
+    out
+}
+
+/// Streaming [`quoted_printable_encode`]: a line is held until its end is seen (whether its
+/// last character is white space decides its encoding), except that a line longer than
+/// [`QP_HOLD`] is encoded up to its last two bytes, so memory stays bounded.
+#[derive(Debug, Default, Clone)]
+pub struct QuotedPrintable {
+    /// The unencoded rest of the current line.
+    line: Vec<u8>,
+    /// How many bytes of the current line were already encoded.
+    done: usize,
+    /// Whether the current line starts with "From " (known once it has 5 bytes).
+    from_line: bool,
+    col: usize,
+}
+
+/// Longest part of a line held back by [`QuotedPrintable`].
+pub const QP_HOLD: usize = 64 * 1024;
+
+impl QuotedPrintable {
+    /// Encodes `data`, appending to `out`.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', data) {
+            self.line.extend_from_slice(&data[start..nl]);
+            // The CR of a CRLF is always still held (two bytes are).
+            if self.line.last() == Some(&b'\r') {
+                self.line.pop();
+            }
+            self.end_line(out);
+            out.extend_from_slice(b"\r\n");
+            start = nl + 1;
+        }
+        self.line.extend_from_slice(&data[start..]);
+        if self.line.len() > QP_HOLD {
+            self.note_start();
+            let upto = self.line.len() - 2;
+            self.encode(0, upto, false, out);
+            self.line.drain(..upto);
+            self.done += upto;
+        }
+    }
+
+    /// Encodes the last line (after the last line break), without a line break.
+    pub fn finish(mut self, out: &mut Vec<u8>) {
+        self.end_line(out);
+    }
+
+    fn note_start(&mut self) {
+        if self.done == 0 {
+            self.from_line = self.line.starts_with(b"From ");
+        }
+    }
+
+    fn end_line(&mut self, out: &mut Vec<u8>) {
+        self.note_start();
+        let len = self.line.len();
+        self.encode(0, len, true, out);
+        self.line.clear();
+        self.done = 0;
+        self.from_line = false;
+        self.col = 0;
+    }
+
+    /// Encodes `line[from..to]`; `ends` when `to` is the end of the line.
+    fn encode(&mut self, from: usize, to: usize, ends: bool, out: &mut Vec<u8>) {
+        let lone_dot = self.done == 0 && ends && self.line == b".";
+        for i in from..to {
+            let b = self.line[i];
+            let first = self.done + i == 0;
+            let at_end = ends && i + 1 == to;
             let must = b == b'='
                 || b >= 0x7f
                 || (b < 0x20 && b != b'\t')
                 || ((b == b' ' || b == b'\t') && at_end)
-                || from_line
-                || lone_dot;
+                || (first && (self.from_line || lone_dot));
             let width = if must { 3 } else { 1 };
-            if col + width > 75 {
+            if self.col + width > 75 {
                 out.extend_from_slice(b"=\r\n");
-                col = 0;
+                self.col = 0;
             }
             if must {
                 out.push(b'=');
@@ -118,54 +261,182 @@ pub fn quoted_printable_encode(data: &[u8]) -> Vec<u8> {
             } else {
                 out.push(b);
             }
-            col += width;
-        }
-        if li + 1 < n {
-            out.extend_from_slice(b"\r\n");
+            self.col += width;
         }
     }
-    out
-}
-
-/// Lines without their endings; a final line ending yields a final empty line.
-fn split_lines(data: &[u8]) -> Vec<&[u8]> {
-    let mut v = Vec::new();
-    let mut start = 0;
-    for (i, &b) in data.iter().enumerate() {
-        if b == b'\n' {
-            let end = if i > start && data[i - 1] == b'\r' {
-                i - 1
-            } else {
-                i
-            };
-            v.push(&data[start..end]);
-            start = i + 1;
-        }
-    }
-    v.push(&data[start..]);
-    v
 }
 
 /// Whether a body must be transfer-encoded to be 7-bit safe (RFC 5322 §2.3: no NUL, no
 /// 8-bit bytes, no bare CR, lines of at most 998 octets).
 pub fn needs_encoding(body: &[u8]) -> bool {
-    // Vectorised scans (is_ascii, memchr) rather than a byte loop: this runs over every
-    // message body that is signed.
-    if !body.is_ascii() || memchr::memchr(0, body).is_some() {
-        return true;
-    }
-    if memchr::memchr_iter(b'\r', body).any(|i| body.get(i + 1) != Some(&b'\n')) {
-        return true;
-    }
-    let mut line_start = 0;
-    for nl in memchr::memchr_iter(b'\n', body) {
-        let cr = usize::from(nl > line_start && body[nl - 1] == b'\r');
-        if nl - line_start - cr > 998 {
-            return true;
+    let mut scan = SafetyScan::default();
+    scan.feed(body);
+    scan.needs_encoding()
+}
+
+/// Streaming [`needs_encoding`]: vectorised scans (is_ascii, memchr) rather than a byte loop,
+/// since this runs over every message body that is signed or encrypted.
+#[derive(Debug, Default, Clone)]
+pub struct SafetyScan {
+    unsafe_seen: bool,
+    /// Octets of the current line so far (a held CR not counted).
+    line_len: u64,
+    /// The last byte fed was a CR (a bare CR unless a LF comes next).
+    pending_cr: bool,
+}
+
+/// RFC 5322 §2.1.1: lines of at most 998 octets without the CRLF.
+const MAX_LINE: u64 = 998;
+
+impl SafetyScan {
+    /// Scans the next bytes.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.unsafe_seen || chunk.is_empty() {
+            return;
         }
-        line_start = nl + 1;
+        if !chunk.is_ascii() || memchr::memchr(0, chunk).is_some() {
+            self.unsafe_seen = true;
+            return;
+        }
+        if self.pending_cr && chunk[0] != b'\n' {
+            self.unsafe_seen = true;
+            return;
+        }
+        if memchr::memchr_iter(b'\r', chunk).any(|i| i + 1 < chunk.len() && chunk[i + 1] != b'\n') {
+            self.unsafe_seen = true;
+            return;
+        }
+        let mut line_start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            let cr = if nl > line_start {
+                u64::from(chunk[nl - 1] == b'\r')
+            } else {
+                // The CR of this line's CRLF ended the previous chunk.
+                u64::from(self.pending_cr)
+            };
+            if self.line_len + (nl - line_start) as u64 - cr > MAX_LINE {
+                self.unsafe_seen = true;
+                return;
+            }
+            self.line_len = 0;
+            line_start = nl + 1;
+        }
+        self.line_len += (chunk.len() - line_start) as u64;
+        self.pending_cr = chunk[chunk.len() - 1] == b'\r';
+        // A CR held for the next chunk may be the start of a CRLF: not counted yet.
+        if self.line_len - u64::from(self.pending_cr) > MAX_LINE {
+            self.unsafe_seen = true;
+        }
     }
-    body.len() - line_start > 998
+
+    /// The verdict on everything fed.
+    pub fn needs_encoding(&self) -> bool {
+        self.unsafe_seen || self.pending_cr || self.line_len > MAX_LINE
+    }
+}
+
+/// One piece of a [`SafeEntity`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Bytes made here (a rebuilt header block).
+    Bytes(Vec<u8>),
+    /// Bytes of the source, as they are.
+    Copy(Range<u64>),
+    /// Bytes of the source, quoted-printable encoded.
+    QuotedPrintable(Range<u64>),
+    /// Bytes of the source, base64 encoded.
+    Base64(Range<u64>),
+}
+
+/// The 7-bit-safe form of an entity (RFC 8551 §3.1.2) as a plan over its [`Source`]: what to
+/// copy and what to re-encode. Rendering it streams, so a 1 GiB entity never sits in memory;
+/// the plan itself holds only rebuilt header blocks and ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeEntity {
+    /// The pieces, in order.
+    pub pieces: Vec<Piece>,
+    /// Whether anything differs from the source.
+    pub changed: bool,
+}
+
+impl SafeEntity {
+    fn push(&mut self, p: Piece) {
+        if let (Some(Piece::Copy(last)), Piece::Copy(next)) = (self.pieces.last_mut(), &p)
+            && last.end == next.start
+        {
+            last.end = next.end;
+            return;
+        }
+        if !matches!(&p, Piece::Copy(r) if r.is_empty()) {
+            self.pieces.push(p);
+        }
+    }
+
+    /// Streams the entity to `sink` in chunks; with `canonical`, bare LFs become CRLF
+    /// (RFC 8551 §3.1.1), as signing and encryption need.
+    pub fn render(
+        &self,
+        src: &dyn Source,
+        canonical: bool,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<(), MimeError> {
+        let mut crlf = CrlfWriter::default();
+        let mut canon = Vec::new();
+        let mut raw = Vec::new();
+        let mut emit = |raw: &mut Vec<u8>| -> Result<(), MimeError> {
+            if canonical {
+                canon.clear();
+                crlf.feed(raw, &mut |s| canon.extend_from_slice(s));
+                sink(&canon)?;
+            } else {
+                sink(raw)?;
+            }
+            raw.clear();
+            Ok(())
+        };
+        for p in &self.pieces {
+            match p {
+                Piece::Bytes(b) => {
+                    raw.extend_from_slice(b);
+                    emit(&mut raw)?;
+                }
+                Piece::Copy(r) => for_each_chunk(src, r.clone(), |c| {
+                    raw.extend_from_slice(c);
+                    emit(&mut raw)
+                })?,
+                Piece::QuotedPrintable(r) => {
+                    let mut q = QuotedPrintable::default();
+                    for_each_chunk(src, r.clone(), |c| {
+                        q.feed(c, &mut raw);
+                        emit(&mut raw)
+                    })?;
+                    q.finish(&mut raw);
+                    emit(&mut raw)?;
+                }
+                Piece::Base64(r) => {
+                    let mut e = Base64Lines::default();
+                    for_each_chunk(src, r.clone(), |c| {
+                        e.feed(c, &mut raw);
+                        emit(&mut raw)
+                    })?;
+                    e.finish(&mut raw);
+                    emit(&mut raw)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The length [`render`](Self::render) produces, found by rendering into a counter (the
+    /// DER lengths of opaque signing and encryption need it before the content is written).
+    pub fn rendered_len(&self, src: &dyn Source, canonical: bool) -> Result<u64, MimeError> {
+        let mut n = 0u64;
+        self.render(src, canonical, &mut |c| {
+            n += c.len() as u64;
+            Ok(())
+        })?;
+        Ok(n)
+    }
 }
 
 /// Returns `entity` (a header block and body) in a 7-bit-safe form: every leaf part whose
@@ -173,89 +444,130 @@ pub fn needs_encoding(body: &[u8]) -> bool {
 /// Content-Transfer-Encoding set; multiparts are processed part by part, keeping their
 /// structure and the bytes of parts that need nothing. Entities already safe are borrowed.
 pub fn make_7bit_safe<'a>(entity: &'a [u8], limits: &Limits) -> Result<Cow<'a, [u8]>, MimeError> {
-    make_safe_at(entity, limits, 0)
+    let plan = plan_7bit_safe(&entity, 0..entity.len() as u64, limits)?;
+    if !plan.changed {
+        return Ok(Cow::Borrowed(entity));
+    }
+    let mut out = Vec::with_capacity(entity.len() + entity.len() / 3);
+    plan.render(&entity, false, &mut |c| {
+        out.extend_from_slice(c);
+        Ok(())
+    })?;
+    Ok(Cow::Owned(out))
 }
 
-fn make_safe_at<'a>(
-    entity: &'a [u8],
+/// Plans the 7-bit-safe form of the entity at `entity` in `src` (see [`make_7bit_safe`]).
+pub fn plan_7bit_safe(
+    src: &dyn Source,
+    entity: Range<u64>,
+    limits: &Limits,
+) -> Result<SafeEntity, MimeError> {
+    let mut plan = SafeEntity {
+        pieces: Vec::new(),
+        changed: false,
+    };
+    plan_at(src, entity, limits, 0, &mut plan)?;
+    Ok(plan)
+}
+
+/// Reads the header block at the start of `entity`: a small read first, the largest allowed
+/// only when the block is longer, so many small parts cost little.
+pub fn read_header_block(
+    src: &dyn Source,
+    entity: Range<u64>,
+    limits: &Limits,
+) -> Result<(Vec<u8>, usize), MimeError> {
+    let available = entity.end.saturating_sub(entity.start);
+    for want in [16 * 1024u64, limits.max_header_bytes as u64 + 4096] {
+        let n = available.min(want);
+        let window = read_range(src, entity.start..entity.start + n)?;
+        let body_start = parse_header_block(&window, limits)?.body_start;
+        if body_start < window.len() || n == available {
+            return Ok((window, body_start));
+        }
+    }
+    Err(MimeError::TooLarge(format!(
+        "header block larger than {} bytes",
+        limits.max_header_bytes
+    )))
+}
+
+fn plan_at(
+    src: &dyn Source,
+    entity: Range<u64>,
     limits: &Limits,
     depth: usize,
-) -> Result<Cow<'a, [u8]>, MimeError> {
+    plan: &mut SafeEntity,
+) -> Result<(), MimeError> {
     if depth > limits.max_depth {
         return Err(MimeError::TooLarge(format!(
             "MIME nesting deeper than {}",
             limits.max_depth
         )));
     }
-    let h = parse_header_block(entity, limits)?;
-    let body = &entity[h.body_start..];
+    let (window, body_start) = read_header_block(src, entity.clone(), limits)?;
+    let h = parse_header_block(&window, limits)?;
+    let body = entity.start + body_start as u64..entity.end;
     let ct = h.content_type()?;
     let cte = h.transfer_encoding();
     if ct.top_level() == "multipart" {
         let boundary = ct
             .param("boundary")
             .ok_or_else(|| MimeError::Malformed(format!("{} without a boundary", ct.mime_type)))?;
-        let m = multipart::split(body, boundary, limits)?;
-        let mut changed: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
+        let m = multipart::split_in(src, body.clone(), boundary, limits)?;
+        // The header block, preamble, delimiters and epilogue are copied as they are: only
+        // leaves are re-encoded.
+        let mut pos = entity.start;
         for r in &m.parts {
-            if let Cow::Owned(new) = make_safe_at(&body[r.clone()], limits, depth + 1)? {
-                changed.push((r.clone(), new));
-            }
-        }
-        // Preamble/epilogue with 8-bit bytes cannot be re-encoded; RFC 2046 says to ignore
-        // them, so they are dropped only if they are unsafe.
-        if changed.is_empty() && !needs_encoding_outside(body, &m.parts) {
-            return Ok(Cow::Borrowed(entity));
-        }
-        let mut out = entity[..h.body_start].to_vec();
-        let mut pos = 0;
-        for (r, new) in changed {
-            out.extend_from_slice(&body[pos..r.start]);
-            out.extend_from_slice(&new);
+            plan.push(Piece::Copy(pos..r.start));
+            plan_at(src, r.clone(), limits, depth + 1, plan)?;
             pos = r.end;
         }
-        out.extend_from_slice(&body[pos..]);
-        return Ok(Cow::Owned(out));
+        plan.push(Piece::Copy(pos..entity.end));
+        return Ok(());
     }
-    if matches!(cte.as_str(), "base64" | "quoted-printable") || !needs_encoding(body) {
-        return Ok(Cow::Borrowed(entity));
+    let mut scan = SafetyScan::default();
+    if !matches!(cte.as_str(), "base64" | "quoted-printable") {
+        for_each_chunk::<MimeError>(src, body.clone(), |c| {
+            scan.feed(c);
+            Ok(())
+        })?;
     }
-    let (new_cte, new_body) = if ct.top_level() == "text" {
-        ("quoted-printable", quoted_printable_encode(body))
+    if !scan.needs_encoding() {
+        plan.push(Piece::Copy(entity));
+        return Ok(());
+    }
+    let new_cte = if ct.top_level() == "text" {
+        "quoted-printable"
     } else {
-        ("base64", base64_encode_lines(body))
+        "base64"
     };
-    let mut out = Vec::with_capacity(h.body_start + new_body.len() + 64);
+    let mut head = Vec::with_capacity(body_start + 64);
     let mut wrote_cte = false;
     for f in &h.fields {
         if f.is("Content-Transfer-Encoding") {
             if !wrote_cte {
-                out.extend_from_slice(
+                head.extend_from_slice(
                     format!("Content-Transfer-Encoding: {new_cte}\r\n").as_bytes(),
                 );
                 wrote_cte = true;
             }
         } else {
-            out.extend_from_slice(f.raw);
+            head.extend_from_slice(f.raw);
         }
     }
     if !wrote_cte {
-        out.extend_from_slice(format!("Content-Transfer-Encoding: {new_cte}\r\n").as_bytes());
+        head.extend_from_slice(format!("Content-Transfer-Encoding: {new_cte}\r\n").as_bytes());
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&new_body);
-    Ok(Cow::Owned(out))
-}
-
-fn needs_encoding_outside(body: &[u8], parts: &[std::ops::Range<usize>]) -> bool {
-    let mut pos = 0;
-    for r in parts {
-        if needs_encoding(&body[pos..r.start]) {
-            return true;
-        }
-        pos = r.end;
-    }
-    needs_encoding(&body[pos..])
+    head.extend_from_slice(b"\r\n");
+    plan.push(Piece::Bytes(head));
+    plan.push(if new_cte == "base64" {
+        Piece::Base64(body)
+    } else {
+        Piece::QuotedPrintable(body)
+    });
+    plan.changed = true;
+    Ok(())
 }
 
 /// Builds the Content-Type value for a new entity.
@@ -335,5 +647,84 @@ mod tests {
         let bin = b"Content-Type: application/octet-stream\r\n\r\n\x00\x01\xff";
         let out = make_7bit_safe(bin, &Limits::default()).unwrap();
         assert!(out.ends_with(b"Content-Transfer-Encoding: base64\r\n\r\nAAH/\r\n"));
+    }
+
+    #[test]
+    fn streaming_encoders_match_one_shot_at_every_split() {
+        let inputs: [&[u8]; 5] = [
+            "Grüße = 100%\r\nFrom me \r\n.\r\nend\t".as_bytes(),
+            b"From \n.\n\r\r\n a \n",
+            b"",
+            b"\x00\x01\x02\xff\xfe abc\r",
+            b".",
+        ];
+        for input in inputs {
+            let qp = quoted_printable_encode(input);
+            let b64 = base64_encode_lines(input);
+            let unsafe_ = needs_encoding(input);
+            for split in 0..=input.len() {
+                for split2 in split..=input.len() {
+                    let parts = [&input[..split], &input[split..split2], &input[split2..]];
+                    let mut q = QuotedPrintable::default();
+                    let mut e = Base64Lines::default();
+                    let mut scan = SafetyScan::default();
+                    let (mut qo, mut bo) = (Vec::new(), Vec::new());
+                    for p in parts {
+                        q.feed(p, &mut qo);
+                        e.feed(p, &mut bo);
+                        scan.feed(p);
+                    }
+                    q.finish(&mut qo);
+                    e.finish(&mut bo);
+                    assert_eq!(qo, qp, "qp {input:?} at {split},{split2}");
+                    assert_eq!(bo, b64, "base64 {input:?} at {split},{split2}");
+                    assert_eq!(
+                        scan.needs_encoding(),
+                        unsafe_,
+                        "{input:?} at {split},{split2}"
+                    );
+                }
+            }
+            assert_eq!(
+                Base64Lines::encoded_len(input.len() as u64),
+                b64.len() as u64
+            );
+        }
+        for n in [56usize, 57, 58, 114, 1000, 5000] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 31) as u8).collect();
+            assert_eq!(
+                Base64Lines::encoded_len(n as u64),
+                base64_encode_lines(&data).len() as u64
+            );
+            assert_eq!(base64_decode(&base64_encode_lines(&data)).unwrap(), data);
+        }
+    }
+
+    #[test]
+    fn long_lines_are_encoded_in_bounded_memory_and_alike() {
+        let mut line = vec![b'a'; QP_HOLD * 3];
+        line.extend_from_slice(b" \r\nFrom x\r\n");
+        let want = quoted_printable_encode(&line);
+        let mut q = QuotedPrintable::default();
+        let mut out = Vec::new();
+        for c in line.chunks(1000) {
+            q.feed(c, &mut out);
+            assert!(q.line.len() <= QP_HOLD + 1000);
+        }
+        q.finish(&mut out);
+        assert_eq!(out, want);
+        assert!(want.ends_with(b"a=20\r\n=46rom x\r\n"));
+        let mut scan = SafetyScan::default();
+        for c in [&b"x"[..]; 999] {
+            scan.feed(c);
+        }
+        assert!(scan.needs_encoding());
+        let mut scan = SafetyScan::default();
+        for c in [&b"x"[..]; 998] {
+            scan.feed(c);
+        }
+        scan.feed(b"\r");
+        scan.feed(b"\n");
+        assert!(!scan.needs_encoding());
     }
 }

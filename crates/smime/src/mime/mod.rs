@@ -24,6 +24,15 @@ pub enum MimeError {
     /// A limit was exceeded (e.g. a header block larger than allowed).
     #[error("MIME limit exceeded: {0}")]
     TooLarge(String),
+    /// The input could not be read (a [`crate::source::Source`] failed).
+    #[error("cannot read the message: {0}")]
+    Read(String),
+}
+
+impl From<std::io::Error> for MimeError {
+    fn from(e: std::io::Error) -> Self {
+        MimeError::Read(e.to_string())
+    }
 }
 
 /// Limits applied while parsing untrusted MIME.

@@ -7,6 +7,7 @@
 //! CRLF or, in mail stored on Unix, LF.
 
 use super::{Limits, MimeError};
+use crate::source::{CHUNK, Source, read_range};
 use std::ops::Range;
 
 /// A multipart body split into its parts.
@@ -62,21 +63,85 @@ fn delimiter_at(body: &[u8], i: usize, boundary: &[u8]) -> Option<(bool, usize)>
 
 /// Splits a multipart body on `boundary`.
 pub fn split(body: &[u8], boundary: &str, limits: &Limits) -> Result<Multipart, MimeError> {
+    let m = split_in(&body, 0..body.len() as u64, boundary, limits)?;
+    Ok(Multipart {
+        parts: m
+            .parts
+            .into_iter()
+            .map(|r| r.start as usize..r.end as usize)
+            .collect(),
+        closed: m.closed,
+    })
+}
+
+/// A multipart body in a [`Source`], split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceMultipart {
+    /// Byte ranges (into the source) of each part, in order.
+    pub parts: Vec<Range<u64>>,
+    /// Whether the close delimiter (`--boundary--`) was found.
+    pub closed: bool,
+}
+
+/// Longest transport padding read after a boundary (RFC 2046 allows any; real mail has a
+/// few spaces at most).
+const MAX_PADDING: u64 = 4096;
+
+/// Splits the multipart body at `body` (a range of `src`) on `boundary`, reading it in
+/// chunks: the dash-boundaries are found with a substring search, so a 1 GiB attachment is
+/// scanned once and never held in memory.
+pub fn split_in(
+    src: &dyn Source,
+    body: Range<u64>,
+    boundary: &str,
+    limits: &Limits,
+) -> Result<SourceMultipart, MimeError> {
     check_boundary(boundary)?;
     let b = boundary.as_bytes();
+    let needle = [b"--".as_slice(), b].concat();
+    let finder = memchr::memmem::Finder::new(&needle);
     let mut parts = Vec::new();
-    let mut part_start: Option<usize> = None;
-    let mut line_start = 0usize;
-    loop {
-        if line_start <= body.len()
-            && let Some((close, next)) = delimiter_at(body, line_start, b)
-        {
+    let mut part_start: Option<u64> = None;
+    // Offsets before this one are inside a delimiter line already read.
+    let mut resume = body.start;
+    let mut window = vec![0u8; CHUNK.min((body.end - body.start) as usize)];
+    let mut pos = body.start;
+    let mut prev_byte: Option<u8> = None;
+    'scan: while pos < body.end {
+        let n = ((body.end - pos) as usize).min(CHUNK);
+        src.read_exact_at(&mut window[..n], pos)?;
+        let win = &window[..n];
+        for h in finder.find_iter(win) {
+            let p = pos + h as u64;
+            if p < resume {
+                continue;
+            }
+            let at_line_start = p == body.start
+                || if h > 0 {
+                    win[h - 1] == b'\n'
+                } else {
+                    prev_byte == Some(b'\n')
+                };
+            if !at_line_start {
+                continue;
+            }
+            let look_len = (body.end - p).min(needle.len() as u64 + 4 + MAX_PADDING);
+            let look = read_range(src, p..p + look_len)?;
+            let Some((close, next)) = delimiter_at(&look, 0, b) else {
+                continue;
+            };
             if let Some(s) = part_start {
                 // The line ending before the delimiter belongs to the delimiter.
-                let mut end = line_start;
-                if end > s && body[end - 1] == b'\n' {
+                let mut end = p;
+                let mut tail = [0u8; 2];
+                if end >= s + 2 {
+                    src.read_exact_at(&mut tail, end - 2)?;
+                } else if end > s {
+                    src.read_exact_at(&mut tail[1..], end - 1)?;
+                }
+                if end > s && tail[1] == b'\n' {
                     end -= 1;
-                    if end > s && body[end - 1] == b'\r' {
+                    if end > s && tail[0] == b'\r' {
                         end -= 1;
                     }
                 }
@@ -89,33 +154,47 @@ pub fn split(body: &[u8], boundary: &str, limits: &Limits) -> Result<Multipart, 
                 }
             }
             if close {
-                return Ok(Multipart {
+                return Ok(SourceMultipart {
                     parts,
                     closed: true,
                 });
             }
+            let next = p + next as u64;
             part_start = Some(next);
-            line_start = next;
-            continue;
+            resume = next;
+            if next >= pos + n as u64 {
+                // The delimiter line ran past this window: continue after it.
+                pos = next;
+                prev_byte = Some(b'\n');
+                if next > body.start {
+                    let mut one = [0u8; 1];
+                    src.read_exact_at(&mut one, next - 1)?;
+                    prev_byte = Some(one[0]);
+                }
+                continue 'scan;
+            }
         }
-        match body[line_start.min(body.len())..]
-            .iter()
-            .position(|&c| c == b'\n')
-        {
-            Some(off) => line_start += off + 1,
-            None => break,
+        let end = pos + n as u64;
+        if end >= body.end {
+            break;
         }
+        // Overlap by the needle length so a dash-boundary across the join is found.
+        let next_pos = end - (needle.len() as u64 - 1).min(n as u64 - 1);
+        let mut one = [0u8; 1];
+        src.read_exact_at(&mut one, next_pos - 1)?;
+        prev_byte = Some(one[0]);
+        pos = next_pos;
     }
     // No close delimiter: the last part runs to the end (lenient, as mail clients are).
     if let Some(s) = part_start {
-        parts.push(s..body.len());
+        parts.push(s..body.end);
     }
     if parts.is_empty() {
         return Err(MimeError::Malformed(format!(
             "no body part delimited by boundary '{boundary}'"
         )));
     }
-    Ok(Multipart {
+    Ok(SourceMultipart {
         parts,
         closed: false,
     })
@@ -160,5 +239,21 @@ mod tests {
             split(&body, "b", &Limits::default()),
             Err(MimeError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn boundaries_across_chunk_joins_are_found() {
+        // A part whose delimiter straddles the 1 MiB window of split_in, at every offset
+        // around the join.
+        for shift in 0..12usize {
+            let mut body = b"--b\r\n".to_vec();
+            body.resize(CHUNK - 6 + shift, b'x');
+            body.extend_from_slice(b"\r\n--b\r\nsecond\r\n--b--\r\n");
+            let m = split(&body, "b", &Limits::default()).unwrap();
+            assert!(m.closed, "shift {shift}");
+            assert_eq!(m.parts.len(), 2, "shift {shift}");
+            assert_eq!(m.parts[0], 5..CHUNK - 6 + shift);
+            assert_eq!(&body[m.parts[1].clone()], b"second");
+        }
     }
 }
