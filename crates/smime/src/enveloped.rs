@@ -290,6 +290,9 @@ pub enum DecryptError {
     /// GCM tag — indistinguishable by design. No plaintext is released.
     #[error("decryption failed: the key is wrong or the message was altered")]
     DecryptionFailed,
+    /// The message could not be read or the content not written (streaming).
+    #[error("{0}")]
+    Io(String),
 }
 
 impl DecryptError {
@@ -585,6 +588,118 @@ pub fn encrypt_with_tag_len(
     key_transport: RsaPadding,
     gcm_tag_len: u8,
 ) -> Result<Vec<u8>, EncryptError> {
+    let (cek, infos) = make_recipient_infos(recipients, cipher, key_transport, gcm_tag_len)?;
+    seal(content, cipher, &cek, infos, None, gcm_tag_len)
+}
+
+/// Encrypts `content` under `cek` and assembles the ContentInfo around `infos`. `auth_attrs`
+/// (GCM only) become the AAD (RFC 5083 §2.2).
+fn seal(
+    content: &[u8],
+    cipher: ContentCipher,
+    cek: &[u8],
+    infos: Vec<RecipientInfo>,
+    auth_attrs: Option<cms::AuthAttributes>,
+    gcm_tag_len: u8,
+) -> Result<Vec<u8>, EncryptError> {
+    if cipher.is_authenticated() {
+        let nonce = cachet_crypto::rand::bytes::<{ GcmParameters::NONCE_LEN }>()?;
+        let aad = match &auth_attrs {
+            Some(a) => a.to_der().map_err(der_err("authAttrs"))?,
+            None => Vec::new(),
+        };
+        let (ct, tag) = content::aes_gcm_encrypt(cek, &nonce, &aad, content)?;
+        // A shorter tag is the leading octets of the full one (SP 800-38D §5.2.1.2).
+        let mac = tag[..usize::from(gcm_tag_len)].to_vec();
+        envelope_der(cipher, &nonce, infos, auth_attrs, ct, mac)
+    } else {
+        let iv = cachet_crypto::rand::bytes::<{ content::AES_BLOCK_LEN }>()?;
+        let ct = content::aes_cbc_encrypt(cek, &iv, content)?;
+        envelope_der(cipher, &iv, infos, None, ct, Vec::new())
+    }
+}
+
+/// The DER `ContentInfo` around an encrypted content: `id-ct-authEnvelopedData`
+/// (RFC 5083 §2.1) with `GCMParameters` and `mac` for the GCM ciphers, `id-envelopedData`
+/// (RFC 5652 §6.1) with the IV as parameters (RFC 3565 §4.1) for CBC. The streaming
+/// encryptor calls it with an empty `ciphertext` and a zero `mac` and splices the real
+/// ones in (see [`crate::stream::envelope`]).
+pub(crate) fn envelope_der(
+    cipher: ContentCipher,
+    iv_or_nonce: &[u8],
+    infos: Vec<RecipientInfo>,
+    auth_attrs: Option<cms::AuthAttributes>,
+    ciphertext: Vec<u8>,
+    mac: Vec<u8>,
+) -> Result<Vec<u8>, EncryptError> {
+    // RFC 5652 §6.1: version 0 when every RecipientInfo is version 0 (KTRI with
+    // issuerAndSerialNumber) and there are no originatorInfo or unprotectedAttrs; else 2.
+    let all_v0 = infos
+        .iter()
+        .all(|ri| matches!(ri, RecipientInfo::Ktri(k) if k.version == cms::CmsVersion::V0));
+    let recip_infos = RecipientInfos(SetOfVec::try_from(infos).map_err(der_err("RecipientInfos"))?);
+    let encrypted_content =
+        Some(OctetString::new(ciphertext).map_err(der_err("encryptedContent"))?);
+    if cipher.is_authenticated() {
+        let mut params = GcmParameters::new(iv_or_nonce)?;
+        params.aes_icv_len = u8::try_from(mac.len())
+            .map_err(|_| EncryptError::Invalid("a GCM tag longer than 16 octets".into()))?;
+        let aed = AuthEnvelopedData {
+            // RFC 5083 §2.1: version is always 0.
+            version: cms::CmsVersion::V0,
+            originator_info: None,
+            recip_infos,
+            auth_encrypted_content_info: EncryptedContentInfo {
+                content_type: oid::ID_DATA,
+                content_enc_alg: AlgorithmIdentifierOwned {
+                    oid: cipher.oid(),
+                    parameters: Some(any_of(&params, "GCMParameters")?),
+                },
+                encrypted_content,
+            },
+            auth_attrs,
+            mac: OctetString::new(mac).map_err(der_err("mac"))?,
+            unauth_attrs: None,
+        };
+        Ok(cms::encode_content_info(
+            oid::ID_CT_AUTH_ENVELOPED_DATA,
+            &aed,
+        )?)
+    } else {
+        let ed = EnvelopedData {
+            version: if all_v0 {
+                cms::CmsVersion::V0
+            } else {
+                cms::CmsVersion::V2
+            },
+            originator_info: None,
+            recip_infos,
+            encrypted_content: EncryptedContentInfo {
+                content_type: oid::ID_DATA,
+                // RFC 3565 §4.1: the parameters are the IV.
+                content_enc_alg: AlgorithmIdentifierOwned {
+                    oid: cipher.oid(),
+                    parameters: Some(any_of(
+                        &OctetString::new(iv_or_nonce).map_err(der_err("IV"))?,
+                        "IV",
+                    )?),
+                },
+                encrypted_content,
+            },
+            unprotected_attrs: None,
+        };
+        Ok(cms::encode_content_info(oid::ID_ENVELOPED_DATA, &ed)?)
+    }
+}
+
+/// Checks the request, makes a fresh content-encryption key and a `RecipientInfo` for each
+/// recipient: the common start of [`encrypt_with_tag_len`] and the streaming encryptor.
+pub(crate) fn make_recipient_infos(
+    recipients: &[ParsedCertificate],
+    cipher: ContentCipher,
+    key_transport: RsaPadding,
+    gcm_tag_len: u8,
+) -> Result<(Zeroizing<Vec<u8>>, Vec<RecipientInfo>), EncryptError> {
     if !(12..=16).contains(&gcm_tag_len) {
         return Err(EncryptError::Invalid(format!(
             "a GCM tag of {gcm_tag_len} octets (RFC 5084 allows 12 to 16)"
@@ -603,84 +718,7 @@ pub fn encrypt_with_tag_len(
     for r in recipients {
         infos.push(recipient_info(r, &cek, key_transport)?);
     }
-    seal(content, cipher, &cek, infos, None, gcm_tag_len)
-}
-
-/// Encrypts `content` under `cek` and assembles the ContentInfo around `infos`. `auth_attrs`
-/// (GCM only) become the AAD (RFC 5083 §2.2).
-fn seal(
-    content: &[u8],
-    cipher: ContentCipher,
-    cek: &[u8],
-    infos: Vec<RecipientInfo>,
-    auth_attrs: Option<cms::AuthAttributes>,
-    gcm_tag_len: u8,
-) -> Result<Vec<u8>, EncryptError> {
-    // RFC 5652 §6.1: version 0 when every RecipientInfo is version 0 (KTRI with
-    // issuerAndSerialNumber) and there are no originatorInfo or unprotectedAttrs; else 2.
-    let all_v0 = infos
-        .iter()
-        .all(|ri| matches!(ri, RecipientInfo::Ktri(k) if k.version == cms::CmsVersion::V0));
-    let recip_infos = RecipientInfos(SetOfVec::try_from(infos).map_err(der_err("RecipientInfos"))?);
-    if cipher.is_authenticated() {
-        let nonce = cachet_crypto::rand::bytes::<{ GcmParameters::NONCE_LEN }>()?;
-        let aad = match &auth_attrs {
-            Some(a) => a.to_der().map_err(der_err("authAttrs"))?,
-            None => Vec::new(),
-        };
-        let (ct, tag) = content::aes_gcm_encrypt(cek, &nonce, &aad, content)?;
-        let mut params = GcmParameters::new(&nonce)?;
-        params.aes_icv_len = gcm_tag_len;
-        let aed = AuthEnvelopedData {
-            // RFC 5083 §2.1: version is always 0.
-            version: cms::CmsVersion::V0,
-            originator_info: None,
-            recip_infos,
-            auth_encrypted_content_info: EncryptedContentInfo {
-                content_type: oid::ID_DATA,
-                content_enc_alg: AlgorithmIdentifierOwned {
-                    oid: cipher.oid(),
-                    parameters: Some(any_of(&params, "GCMParameters")?),
-                },
-                encrypted_content: Some(OctetString::new(ct).map_err(der_err("encryptedContent"))?),
-            },
-            auth_attrs,
-            // A shorter tag is the leading octets of the full one (SP 800-38D §5.2.1.2).
-            mac: OctetString::new(tag[..usize::from(gcm_tag_len)].to_vec())
-                .map_err(der_err("mac"))?,
-            unauth_attrs: None,
-        };
-        Ok(cms::encode_content_info(
-            oid::ID_CT_AUTH_ENVELOPED_DATA,
-            &aed,
-        )?)
-    } else {
-        let iv = cachet_crypto::rand::bytes::<{ content::AES_BLOCK_LEN }>()?;
-        let ct = content::aes_cbc_encrypt(cek, &iv, content)?;
-        let ed = EnvelopedData {
-            version: if all_v0 {
-                cms::CmsVersion::V0
-            } else {
-                cms::CmsVersion::V2
-            },
-            originator_info: None,
-            recip_infos,
-            encrypted_content: EncryptedContentInfo {
-                content_type: oid::ID_DATA,
-                // RFC 3565 §4.1: the parameters are the IV.
-                content_enc_alg: AlgorithmIdentifierOwned {
-                    oid: cipher.oid(),
-                    parameters: Some(any_of(
-                        &OctetString::new(&iv[..]).map_err(der_err("IV"))?,
-                        "IV",
-                    )?),
-                },
-                encrypted_content: Some(OctetString::new(ct).map_err(der_err("encryptedContent"))?),
-            },
-            unprotected_attrs: None,
-        };
-        Ok(cms::encode_content_info(oid::ID_ENVELOPED_DATA, &ed)?)
-    }
+    Ok((cek, infos))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -717,9 +755,9 @@ impl std::fmt::Debug for Decrypted {
 }
 
 /// The content-encryption algorithm and its IV or nonce.
-struct ContentParams {
-    alg: ContentAlgorithm,
-    iv: Vec<u8>,
+pub(crate) struct ContentParams {
+    pub(crate) alg: ContentAlgorithm,
+    pub(crate) iv: Vec<u8>,
 }
 
 fn octets_param(alg: &AlgorithmIdentifierOwned, len: usize) -> Result<Vec<u8>, DecryptError> {
@@ -1128,15 +1166,6 @@ pub fn decrypt(
             eci.content_type
         )));
     }
-    let params = content_params(&eci.content_enc_alg, mac.is_some())?;
-    if let (Some(tag), ContentAlgorithm::AesGcm { tag_len, .. }) = (mac, params.alg)
-        && tag.len() != tag_len
-    {
-        return Err(malformed(format!(
-            "the mac is {} bytes but aes-ICVlen says {tag_len}",
-            tag.len()
-        )));
-    }
     let ciphertext = eci
         .encrypted_content
         .as_ref()
@@ -1144,6 +1173,46 @@ pub fn decrypt(
         .ok_or_else(|| {
             malformed("the encrypted content is absent (detached content is not read)")
         })?;
+    let opened = open_envelope(infos, eci, mac.is_some(), my_cert, my_key)?;
+    check_mac_len(&opened, mac)?;
+    let content = decrypt_content(
+        &opened.params,
+        &opened.cek,
+        ciphertext,
+        aad.unwrap_or_default(),
+        mac,
+    )?;
+    Ok(Decrypted {
+        content,
+        content_type: opened.content_type,
+        cipher: opened.params.alg,
+        key_management: opened.key_management,
+        weak: opened.params.alg.is_weak(),
+    })
+}
+
+/// An envelope opened for one recipient: the content key and how to use it.
+pub(crate) struct Opened {
+    pub(crate) params: ContentParams,
+    pub(crate) cek: Zeroizing<Vec<u8>>,
+    pub(crate) key_management: KeyManagement,
+    pub(crate) content_type: ObjectIdentifier,
+}
+
+/// Finds the `RecipientInfo` of `my_cert` among `infos` and recovers the content key for the
+/// algorithm of `eci`: everything of decryption but the content itself, shared by
+/// [`decrypt`] and the streaming decryptor.
+pub(crate) fn open_envelope(
+    infos: &RecipientInfos,
+    eci: &EncryptedContentInfo,
+    authenticated: bool,
+    my_cert: &ParsedCertificate,
+    my_key: &PrivateKey,
+) -> Result<Opened, DecryptError> {
+    if my_cert.spki_der().ok().as_deref() != Some(my_key.public_key_der()) {
+        return Err(DecryptError::KeyMismatch);
+    }
+    let params = content_params(&eci.content_enc_alg, authenticated)?;
     let me = Me {
         cert: my_cert,
         ski: my_cert.subject_key_id().ok().flatten(),
@@ -1154,14 +1223,87 @@ pub fn decrypt(
         Found::Ktri(k) => unwrap_ktri(k, my_key, cek_len)?,
         Found::Kari(k, enc_key) => unwrap_kari(k, enc_key, my_key, cek_len)?,
     };
-    let content = decrypt_content(&params, &cek, ciphertext, aad.unwrap_or_default(), mac)?;
-    Ok(Decrypted {
-        content,
-        content_type: eci.content_type,
-        cipher: params.alg,
+    Ok(Opened {
+        params,
+        cek,
         key_management,
-        weak: params.alg.is_weak(),
+        content_type: eci.content_type,
     })
+}
+
+/// The received mac must be as long as `aes-ICVlen` says (RFC 5084 §3.2).
+pub(crate) fn check_mac_len(opened: &Opened, mac: Option<&[u8]>) -> Result<(), DecryptError> {
+    if let (Some(tag), ContentAlgorithm::AesGcm { tag_len, .. }) = (mac, opened.params.alg)
+        && tag.len() != tag_len
+    {
+        return Err(malformed(format!(
+            "the mac is {} bytes but aes-ICVlen says {tag_len}",
+            tag.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Content decryption in pieces, for the streaming decryptor: CBC (AES or, for old mail,
+/// DES-EDE3) or GCM whose tag is checked at [`finish`](Self::finish).
+pub(crate) enum ContentDecryptor {
+    Cbc(content::CbcDecryptor),
+    Gcm(Box<content::GcmDecryptor>),
+}
+
+impl ContentDecryptor {
+    /// A decryptor for `opened`, with `aad` for GCM (RFC 5083 §2.2).
+    pub(crate) fn new(opened: &Opened, aad: &[u8]) -> Result<Self, DecryptError> {
+        let failed = |_| DecryptError::DecryptionFailed;
+        let iv = &opened.params.iv;
+        let cek = &opened.cek[..];
+        Ok(match opened.params.alg {
+            ContentAlgorithm::AesCbc { .. } => {
+                let iv = iv
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| malformed("IV length"))?;
+                Self::Cbc(content::CbcDecryptor::aes(cek, iv).map_err(failed)?)
+            }
+            ContentAlgorithm::DesEde3Cbc => {
+                let iv = iv
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| malformed("IV length"))?;
+                Self::Cbc(content::CbcDecryptor::des_ede3(cek, iv).map_err(failed)?)
+            }
+            ContentAlgorithm::AesGcm { tag_len, .. } => {
+                let mut d = content::GcmDecryptor::new(cek, iv, tag_len).map_err(failed)?;
+                d.set_aad(aad).map_err(failed)?;
+                Self::Gcm(Box::new(d))
+            }
+        })
+    }
+
+    /// Decrypts the next ciphertext bytes into `out` (GCM: not yet authenticated).
+    pub(crate) fn update(
+        &mut self,
+        ciphertext: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), DecryptError> {
+        let failed = |_| DecryptError::DecryptionFailed;
+        match self {
+            Self::Cbc(d) => d.update(ciphertext, out).map_err(failed),
+            Self::Gcm(d) => d.update_unverified(ciphertext, out).map_err(failed),
+        }
+    }
+
+    /// Ends the content: CBC padding checked (and the last block written), or the GCM tag
+    /// verified. Any failure is the one [`DecryptError::DecryptionFailed`].
+    pub(crate) fn finish(self, mac: Option<&[u8]>, out: &mut Vec<u8>) -> Result<(), DecryptError> {
+        let failed = |_| DecryptError::DecryptionFailed;
+        match self {
+            Self::Cbc(d) => d.finish(out).map_err(failed),
+            Self::Gcm(d) => d
+                .finish(mac.ok_or_else(|| malformed("AuthEnvelopedData without a mac"))?)
+                .map_err(failed),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1220,6 +1362,16 @@ mod tests {
             .unwrap();
             let d = decrypt(&der, &cert, &key, &BerLimits::default()).unwrap();
             assert_eq!(&d.content[..], b"hello");
+            // The streaming decryptor meets authAttrs after the content, and starts again.
+            let src: &[u8] = &der;
+            let input = crate::stream::envelope::CmsInput {
+                src: &src,
+                range: 0..der.len() as u64,
+                base64: false,
+            };
+            let mut out = Zeroizing::new(Vec::new());
+            crate::stream::envelope::decrypt(&input, &[(&cert, &key)], &mut out).unwrap();
+            assert_eq!(&out[..], b"hello");
             // Change the attribute value's OID (id-data 1.2.840.113549.1.7.1 → .7.2): the tag
             // no longer verifies.
             let pos = der
@@ -1234,6 +1386,16 @@ mod tests {
             bad[pos + 10] = 0x02;
             assert_eq!(
                 decrypt(&bad, &cert, &key, &BerLimits::default()).unwrap_err(),
+                DecryptError::DecryptionFailed
+            );
+            let src: &[u8] = &bad;
+            let input = crate::stream::envelope::CmsInput {
+                src: &src,
+                range: 0..bad.len() as u64,
+                base64: false,
+            };
+            assert_eq!(
+                crate::stream::envelope::decrypt(&input, &[(&cert, &key)], &mut out).unwrap_err(),
                 DecryptError::DecryptionFailed
             );
         }

@@ -22,3 +22,4 @@ pub mod message;
 pub mod mime;
 pub mod signed;
 pub mod source;
+pub mod stream;

@@ -12,6 +12,9 @@ use cachet_pki::profile::*;
 use cachet_smime::ber::BerLimits;
 use cachet_smime::cms::{self, CmsContent, GcmParameters, RecipientInfo, oid};
 use cachet_smime::enveloped::*;
+use cachet_smime::stream::envelope::{
+    CmsInput, EncryptRequest, Encryptor, decrypt as stream_decrypt,
+};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use std::sync::OnceLock;
@@ -55,7 +58,48 @@ const CONTENT: &[u8] =
 
 fn decrypt_with(der: &[u8], kt: KeyType) -> Result<Decrypted, DecryptError> {
     let (cert, key) = recipient(kt);
-    decrypt(der, cert, key, &LIMITS)
+    decrypt_both(der, cert, key)
+}
+
+/// Decrypts in memory and with the streaming decryptor (from DER and from base64 text), and
+/// checks that the two agree: the same content and facts, or both an error — and
+/// `DecryptionFailed` from both when it is one (no oracle in either).
+fn decrypt_both(
+    der: &[u8],
+    cert: &ParsedCertificate,
+    key: &PrivateKey,
+) -> Result<Decrypted, DecryptError> {
+    let whole = decrypt(der, cert, key, &LIMITS);
+    let text = cachet_smime::mime::encode::base64_encode_lines(der);
+    for (bytes, base64) in [(der, false), (&text[..], true)] {
+        let src: &[u8] = bytes;
+        let input = CmsInput {
+            src: &src,
+            range: 0..bytes.len() as u64,
+            base64,
+        };
+        let mut out = zeroize::Zeroizing::new(Vec::new());
+        let streamed = stream_decrypt(&input, &[(cert, key)], &mut out);
+        match (&whole, &streamed) {
+            (Ok(w), Ok(s)) => {
+                assert_eq!(&w.content[..], &out[..], "streamed content");
+                assert_eq!(w.content.len() as u64, s.len);
+                assert_eq!(w.key_management, s.key_management);
+                assert_eq!(w.cipher, s.cipher);
+                assert_eq!(w.content_type, s.content_type);
+            }
+            (Err(DecryptError::DecryptionFailed), Err(e)) => {
+                assert_eq!(
+                    *e,
+                    DecryptError::DecryptionFailed,
+                    "streamed, base64 {base64}"
+                )
+            }
+            (Err(_), Err(_)) => {}
+            (w, s) => panic!("in memory {w:?}, streamed (base64 {base64}) {s:?}"),
+        }
+    }
+    whole
 }
 
 #[test]
@@ -607,7 +651,7 @@ fn openssl_fixtures_decrypt() {
         ),
     ];
     for (name, (cert, key), expected, km) in cases {
-        let d = decrypt(&data(name), cert, key, &LIMITS)
+        let d = decrypt_both(&data(name), cert, key)
             .unwrap_or_else(|e| panic!("{name} ({}): {e}", cert.subject()));
         assert_eq!(&d.content[..], *expected, "{name}");
         assert_eq!(d.key_management, *km, "{name}");
@@ -618,4 +662,50 @@ fn openssl_fixtures_decrypt() {
         decrypt(&data("enveloped-rsa-cbc.der"), &bob.0, &bob.1, &LIMITS).unwrap_err(),
         DecryptError::NoRecipient
     );
+}
+
+#[test]
+fn streaming_encryption_makes_what_the_in_memory_code_reads() {
+    for kt in [KeyType::Rsa2048, KeyType::EcdsaP256, KeyType::X25519] {
+        let (cert, _) = recipient(kt);
+        for cipher in [
+            ContentCipher::Aes256Cbc,
+            ContentCipher::Aes128Cbc,
+            ContentCipher::Aes256Gcm,
+            ContentCipher::Aes128Gcm,
+        ] {
+            for len in [0usize, 1, 15, 16, 17, 127, 70_000, (1 << 20) + 5] {
+                let content: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                let req = EncryptRequest {
+                    recipients: std::slice::from_ref(cert),
+                    cipher,
+                    key_transport: RsaPadding::Pkcs1v15,
+                    gcm_tag_len: if len % 2 == 0 { 16 } else { 12 },
+                };
+                let (mut e, mut der) = Encryptor::start(len as u64, &req).unwrap();
+                for piece in content.chunks(4093) {
+                    e.update(piece, &mut der).unwrap();
+                }
+                e.finish(&mut der).unwrap();
+                if len < 200 && len % 2 == 0 {
+                    check_structure(&der, cipher, kt);
+                }
+                let d =
+                    decrypt_with(&der, kt).unwrap_or_else(|e| panic!("{kt} {cipher:?} {len}: {e}"));
+                assert_eq!(&d.content[..], &content[..], "{kt} {cipher:?} {len}");
+            }
+        }
+    }
+    // The length announced is the length written.
+    let (cert, _) = recipient(KeyType::EcdsaP256);
+    let req = EncryptRequest {
+        recipients: std::slice::from_ref(cert),
+        cipher: ContentCipher::Aes256Gcm,
+        key_transport: RsaPadding::Pkcs1v15,
+        gcm_tag_len: 16,
+    };
+    let (mut e, mut der) = Encryptor::start(3, &req).unwrap();
+    assert!(e.update(b"four", &mut der).is_err());
+    let (e, mut der) = Encryptor::start(3, &req).unwrap();
+    assert!(e.finish(&mut der).is_err());
 }

@@ -124,43 +124,11 @@ impl Base64Lines {
 /// Decodes base64, ignoring line breaks and white space; any other character outside the
 /// alphabet, or misplaced padding, is an error naming its offset.
 pub fn base64_decode(text: &[u8]) -> Result<Vec<u8>, MimeError> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    let mut pad = 0;
-    for (i, &c) in text.iter().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                pad += 1;
-                continue;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => continue,
-            _ => {
-                return Err(MimeError::Malformed(format!(
-                    "invalid base64 character at byte {i}"
-                )));
-            }
-        };
-        if pad > 0 {
-            return Err(MimeError::Malformed(format!(
-                "base64 data after padding at byte {i}"
-            )));
-        }
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    if pad > 2 || (bits >= 6) {
-        return Err(MimeError::Malformed("truncated base64".into()));
-    }
+    let mut d = crate::stream::reader::Base64Decoder::default();
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    d.feed(text, &mut out)
+        .and_then(|()| d.finish())
+        .map_err(|e| MimeError::Malformed(e.to_string()))?;
     Ok(out)
 }
 
