@@ -8,6 +8,7 @@ mod bench_cmd;
 mod commands;
 mod io;
 mod smime_cmd;
+mod stream_io;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -1,22 +1,27 @@
 //! `cachet smime sign|verify|encrypt|decrypt`: S/MIME messages (RFC 8551) or raw CMS, from
 //! files or pipes.
 
-use crate::io::{CliError, Result, read_file, read_password, write_output};
+use crate::io::{CliError, Result, read_file, read_password};
+use crate::stream_io::{CmsWriter, FileSource, Held, OutputSink, open_input};
 use cachet_crypto::PrivateKey;
 use cachet_pki::ParsedCertificate;
 use cachet_pki::verdict::{Code, Severity, Verdict};
 use cachet_smime::ber::BerLimits;
-use cachet_smime::enveloped::{self, ContentCipher, DecryptError, Decrypted, RsaPadding};
-use cachet_smime::message::{SignMessage, sign_message, verify_message};
+use cachet_smime::enveloped::{ContentCipher, DecryptError, RsaPadding};
+use cachet_smime::message::SignMessage;
 use cachet_smime::mime::Limits;
-use cachet_smime::mime::canon::to_crlf;
-use cachet_smime::mime::encode::make_7bit_safe;
 use cachet_smime::mime::header::parse_header_block;
-use cachet_smime::mime::smime::{self as wrap, Layer, SmimeType, classify, split_message};
-use cachet_smime::signed::{
-    self, ContentDigests, SidKind, SignRequest, SignedContent, Signer, VerifyOptions,
+use cachet_smime::mime::smime::{SmimeType, SourceLayer, classify_in};
+use cachet_smime::signed::{self, SidKind, Signer, VerifyOptions};
+use cachet_smime::source::Source;
+use cachet_smime::stream::envelope::{
+    self as stream_envelope, CmsInput, DecryptedStream, EncryptRequest,
 };
+use cachet_smime::stream::message as stream_msg;
+use cachet_smime::stream::signed as stream_signed;
+use cachet_smime::stream::{ContentSink, Discard};
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use const_oid::ObjectIdentifier;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -167,22 +172,65 @@ pub enum SmimeCommand {
     },
 }
 
-/// Messages are read whole, up to 1 GiB, until the streaming paths arrive.
-const MAX_MESSAGE: u64 = 1 << 30;
+fn write_failed(e: std::io::Error) -> CliError {
+    CliError(format!("cannot write the output: {e}"))
+}
 
-fn read_input(path: Option<&PathBuf>, what: &str) -> Result<Vec<u8>> {
-    match path {
-        Some(p) => crate::io::read_file_up_to(p, what, MAX_MESSAGE),
-        None => {
-            use std::io::Read;
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .take(MAX_MESSAGE)
-                .read_to_end(&mut buf)
-                .map_err(|e| CliError(format!("cannot read standard input: {e}")))?;
-            Ok(buf)
-        }
+/// The path of `--in`, for inputs read whole (a raw detached signature).
+fn input_path(io: &Io) -> PathBuf {
+    io.input
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/dev/stdin"))
+}
+
+/// Where the raw CMS of a `--format der|pem` input lies: all of a DER file, or the base64
+/// text between the BEGIN and END lines of a PEM one (RFC 7468, one of [`CMS_PEM_LABELS`]).
+fn cms_input<'a>(src: &'a FileSource, format: Format) -> Result<CmsInput<'a>> {
+    let len = src.len();
+    if format != Format::Pem {
+        return Ok(CmsInput {
+            src,
+            range: 0..len,
+            base64: false,
+        });
     }
+    let no_pem = || CliError("--format pem was given but the input holds no PEM block".into());
+    let head = cachet_smime::source::read_range(src, 0..len.min(64 * 1024))
+        .map_err(|e| CliError(format!("cannot read the input: {e}")))?;
+    let begin = memchr_find(&head, b"-----BEGIN ").ok_or_else(no_pem)?;
+    let line_end = head[begin..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| begin + i + 1)
+        .ok_or_else(no_pem)?;
+    let label = String::from_utf8_lossy(&head[begin + 11..line_end])
+        .trim_end()
+        .trim_end_matches('-')
+        .to_string();
+    if !CMS_PEM_LABELS.contains(&label.as_str()) {
+        return Err(CliError(format!(
+            "the PEM block is '{label}', not CMS (expected one of {})",
+            CMS_PEM_LABELS.join(", ")
+        )));
+    }
+    let tail_start = len.saturating_sub(64 * 1024).max(line_end as u64);
+    let tail = cachet_smime::source::read_range(src, tail_start..len)
+        .map_err(|e| CliError(format!("cannot read the input: {e}")))?;
+    let end = memchr_rfind(&tail, b"-----END ")
+        .ok_or_else(|| CliError("the PEM block has no END line".into()))?;
+    Ok(CmsInput {
+        src,
+        range: line_end as u64..tail_start + end as u64,
+        base64: true,
+    })
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn memchr_rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 fn read_certs(path: &std::path::Path, what: &str) -> Result<Vec<ParsedCertificate>> {
@@ -243,13 +291,6 @@ fn raw_cms(bytes: &[u8], format: Format) -> Result<Vec<u8>> {
     }
 }
 
-fn encode_raw(der: &[u8], format: Format) -> Vec<u8> {
-    match format {
-        Format::Pem => cachet_pki::pem::encode("CMS", der).into_bytes(),
-        _ => der.to_vec(),
-    }
-}
-
 /// Runs an `smime` subcommand.
 pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
     let limits = Limits::default();
@@ -272,48 +313,35 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 Some(p) => read_certs(p, "chain")?,
                 None => certs[1..].to_vec(),
             };
-            let input = read_input(io.input.as_ref(), "message")?;
-            let d = signed::digest_for(key.key_type());
-            let sid = if ski {
-                SidKind::SubjectKeyIdentifier
-            } else {
-                SidKind::IssuerAndSerialNumber
-            };
-            let sign_content = |content: &[u8], encapsulate: bool| -> Result<Vec<u8>> {
-                let digests = ContentDigests::of(content, [d]);
-                let signers = [Signer {
+            let input = open_input(io.input.as_deref(), "message")?;
+            let how = SignMessage {
+                signer: Signer {
                     certificate: signer_cert,
                     key: &key,
                     chain: &chain,
-                }];
-                signed::sign(&SignRequest {
-                    signers: &signers,
-                    digests: &digests,
-                    encapsulated: encapsulate.then_some(content),
-                    signing_time: now,
-                    sid,
-                    rsa_pss: pss,
-                })
-                .map_err(|e| CliError(format!("cannot sign: {e}")))
+                },
+                opaque,
+                sid: if ski {
+                    SidKind::SubjectKeyIdentifier
+                } else {
+                    SidKind::IssuerAndSerialNumber
+                },
+                signing_time: now,
+                rsa_pss: pss,
             };
-            let out = match io.format {
-                Format::Der | Format::Pem => encode_raw(&sign_content(&input, opaque)?, io.format),
-                Format::Smime => {
-                    let how = SignMessage {
-                        signer: Signer {
-                            certificate: signer_cert,
-                            key: &key,
-                            chain: &chain,
-                        },
-                        opaque,
-                        sid,
-                        signing_time: now,
-                        rsa_pss: pss,
-                    };
-                    sign_message(&input, &how, &limits).map_err(|e| CliError(e.to_string()))?
+            let mut out = OutputSink::open(io.out.as_deref())?;
+            match io.format {
+                Format::Der | Format::Pem => {
+                    let mut w =
+                        CmsWriter::new(&mut out, io.format == Format::Pem).map_err(write_failed)?;
+                    stream_msg::sign_raw(&input.source, &how, &mut w)
+                        .map_err(|e| CliError(e.to_string()))?;
+                    w.finish().map_err(write_failed)?;
                 }
-            };
-            write_output(io.out.as_deref(), &out)?;
+                Format::Smime => stream_msg::sign_message(&input.source, &how, &limits, &mut out)
+                    .map_err(|e| CliError(e.to_string()))?,
+            }
+            out.commit()?;
             Ok(ExitCode::SUCCESS)
         }
         SmimeCommand::Verify {
@@ -336,7 +364,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 Some(s) => parse_time(s)?,
                 None => now,
             };
-            let input = read_input(io.input.as_ref(), "message")?;
+            let input = open_input(io.input.as_deref(), "message")?;
             let opts = VerifyOptions {
                 at,
                 trust_anchors: anchors,
@@ -344,34 +372,48 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 from_addresses: Vec::new(),
                 cache: None,
             };
-            let (report, inner) = match io.format {
-                Format::Der | Format::Pem => {
-                    let cms = raw_cms(&input, io.format)?;
-                    let detached = match &content {
-                        Some(p) => Some(read_file(p, "content")?),
-                        None => None,
-                    };
-                    let sc = match &detached {
-                        Some(c) => SignedContent::Detached(c),
-                        None => SignedContent::Encapsulated,
-                    };
-                    let r = signed::verify(&cms, sc, &opts, &BerLimits::default());
-                    // Exactly the bytes that were digested.
-                    let inner = match detached {
-                        Some(d) => Some(d),
-                        None => r.content.clone(),
-                    };
-                    (r, inner)
-                }
+            // The signed content is held back and released only when the verdict is valid.
+            let mut held = match &io.out {
+                Some(p) => Some(Held::new(Some(p))?),
+                None => None,
+            };
+            let mut discard = Discard;
+            let sink: &mut dyn ContentSink = match &mut held {
+                Some(h) => h,
+                None => &mut discard,
+            };
+            let ber = BerLimits::default();
+            let report = match io.format {
+                Format::Der | Format::Pem => match &content {
+                    Some(p) => {
+                        // A detached raw signature is small; its content is streamed.
+                        let sig = raw_cms(
+                            &crate::io::read_file_up_to(&input_path(&io), "signature", 64 << 20)?,
+                            io.format,
+                        )?;
+                        let c = open_input(Some(p), "content")?;
+                        stream_signed::verify_detached(
+                            &c.source,
+                            0..c.source.len(),
+                            false,
+                            &sig,
+                            &opts,
+                            &ber,
+                            sink,
+                        )
+                    }
+                    None => {
+                        let cms = cms_input(&input.source, io.format)?;
+                        stream_signed::verify_encapsulated(&cms, &opts, &ber, sink)
+                    }
+                },
                 Format::Smime => {
-                    let v = verify_message(&input, &opts, &limits, &BerLimits::default());
-                    (v.report, v.content)
+                    stream_msg::verify_message(&input.source, &opts, &limits, &ber, sink).report
                 }
             };
             print_report(&report, json)?;
-            // The signed content is released only when the verdict is valid.
-            if let (Some(out), Some(inner), true) = (&io.out, &inner, report.verdict.is_valid()) {
-                write_output(Some(out), inner)?;
+            if let (Some(h), true) = (held, report.verdict.is_valid()) {
+                h.release(io.out.as_deref())?;
             }
             Ok(exit_for(&report.verdict))
         }
@@ -441,30 +483,28 @@ fn encrypt_command(
     } else {
         RsaPadding::Pkcs1v15
     };
-    let input = Zeroizing::new(read_input(io.input.as_ref(), "message")?);
-    let encrypt = |content: &[u8]| {
-        enveloped::encrypt_with_tag_len(content, &certs, cipher, padding, gcm_tag_len)
-            .map_err(|e| CliError(format!("cannot encrypt: {e}")))
+    let input = open_input(io.input.as_deref(), "message")?;
+    let req = EncryptRequest {
+        recipients: &certs,
+        cipher,
+        key_transport: padding,
+        gcm_tag_len,
     };
-    let out = match io.format {
-        Format::Der | Format::Pem => encode_raw(&encrypt(&input)?, io.format),
-        Format::Smime => {
-            let split =
-                split_message(&input, limits).map_err(|e| CliError(format!("message: {e}")))?;
-            // The same inner entity a signature would cover (RFC 8551 §3.1): 7-bit safe,
-            // CRLF; the envelope headers stay outside (§3.3).
-            let safe = make_7bit_safe(&split.inner, limits)
-                .map_err(|e| CliError(format!("message: {e}")))?;
-            let entity = Zeroizing::new(to_crlf(&safe).into_owned());
-            let smime_type = if cipher.is_authenticated() {
-                SmimeType::AuthEnvelopedData
-            } else {
-                SmimeType::EnvelopedData
-            };
-            wrap::build_pkcs7_mime(&split.outer, smime_type, &encrypt(&entity)?)
+    let mut out = OutputSink::open(io.out.as_deref())?;
+    let fail = |e: cachet_smime::message::MessageError| CliError(e.to_string());
+    match io.format {
+        Format::Der | Format::Pem => {
+            let mut w = CmsWriter::new(&mut out, io.format == Format::Pem).map_err(write_failed)?;
+            stream_msg::encrypt_raw(&input.source, &req, &mut w).map_err(fail)?;
+            w.finish().map_err(write_failed)?;
         }
-    };
-    write_output(io.out.as_deref(), &out)?;
+        // The same inner entity a signature would cover (RFC 8551 §3.1): 7-bit safe, CRLF;
+        // the envelope headers stay outside (§3.3).
+        Format::Smime => {
+            stream_msg::encrypt_message(&input.source, &req, limits, &mut out).map_err(fail)?
+        }
+    }
+    out.commit()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -547,24 +587,29 @@ fn read_identities(
     }
 }
 
-/// Decrypts with the first identity the message is addressed to.
-fn decrypt_with(cms: &[u8], identities: &[(ParsedCertificate, PrivateKey)]) -> Result<Decrypted> {
-    for (cert, key) in identities {
-        match enveloped::decrypt(cms, cert, key, &BerLimits::default()) {
-            Ok(d) => return Ok(d),
-            Err(DecryptError::NoRecipient) => continue,
-            Err(e) => return Err(decrypt_error(&e)),
+/// Decrypts `cms` with the first identity it is addressed to into `held`.
+fn decrypt_into(
+    cms: &CmsInput<'_>,
+    identities: &[(ParsedCertificate, PrivateKey)],
+    held: &mut Held,
+) -> Result<DecryptedStream> {
+    let ids: Vec<(&ParsedCertificate, &PrivateKey)> =
+        identities.iter().map(|(c, k)| (c, k)).collect();
+    match stream_envelope::decrypt(cms, &ids, held) {
+        Ok(d) => Ok(d),
+        Err(DecryptError::NoRecipient) => {
+            let names: Vec<String> = identities
+                .iter()
+                .map(|(c, _)| format!("'{}' (serial {})", c.subject(), c.serial_hex()))
+                .collect();
+            Err(CliError(format!(
+                "{}: the message is not encrypted to the certificate {}: decrypt it with the key of a certificate it was sent to",
+                cachet_pki::verdict::Code::NoRecipientKey.as_str(),
+                names.join(" or ")
+            )))
         }
+        Err(e) => Err(decrypt_error(&e)),
     }
-    let names: Vec<String> = identities
-        .iter()
-        .map(|(c, _)| format!("'{}' (serial {})", c.subject(), c.serial_hex()))
-        .collect();
-    Err(CliError(format!(
-        "{}: the message is not encrypted to the certificate {}: decrypt it with the key of a certificate it was sent to",
-        cachet_pki::verdict::Code::NoRecipientKey.as_str(),
-        names.join(" or ")
-    )))
 }
 
 fn decrypt_error(e: &DecryptError) -> CliError {
@@ -576,37 +621,20 @@ fn decrypt_error(e: &DecryptError) -> CliError {
         DecryptError::NotEncrypted(what) => CliError(format!(
             "the message is not encrypted (it is {what}): to check a signature, run `cachet smime verify`"
         )),
+        DecryptError::Io(m) => CliError(m.clone()),
         other => CliError(format!("{}: {other}", other.code().as_str())),
     }
 }
 
-fn decrypt_command(
-    identities: &[(ParsedCertificate, PrivateKey)],
-    anchors: &[ParsedCertificate],
-    now: u64,
-    io: &Io,
-    limits: &Limits,
-) -> Result<ExitCode> {
-    let input = read_input(io.input.as_ref(), "message")?;
-    let cms = match io.format {
-        Format::Der | Format::Pem => raw_cms(&input, io.format)?,
-        Format::Smime => match classify(&input, limits)
-            .map_err(|e| CliError(format!("malformed message: {e}")))?
-        {
-            Layer::Pkcs7Mime { cms, .. } => cms,
-            Layer::DetachedSigned { .. } => {
-                return Err(CliError(
-                    "the message is signed (multipart/signed), not encrypted: to check it, run `cachet smime verify`".into(),
-                ));
-            }
-            Layer::Content => {
-                return Err(CliError(
-                    "the message is not encrypted (no application/pkcs7-mime layer)".into(),
-                ));
-            }
-        },
-    };
-    let d = decrypt_with(&cms, identities)?;
+/// The type of the CMS object in `cms` (its first few bytes), if readable.
+fn cms_content_type(cms: &CmsInput<'_>) -> Option<ObjectIdentifier> {
+    let mut r = cachet_smime::stream::ber::BerStream::new(cms.reader());
+    cachet_smime::stream::ber::open_content_info(&mut r)
+        .ok()
+        .map(|c| c.content_type)
+}
+
+fn report_decrypted(d: &DecryptedStream) {
     if d.weak {
         eprintln!(
             "{} [warning]: the message was encrypted with {}, which is no longer secure: accepted for old mail only; ask the sender to use AES",
@@ -620,31 +648,80 @@ fn decrypt_command(
             d.content_type
         );
     }
-    let mut content = Zeroizing::new(d.content.to_vec());
+}
+
+fn decrypt_command(
+    identities: &[(ParsedCertificate, PrivateKey)],
+    anchors: &[ParsedCertificate],
+    now: u64,
+    io: &Io,
+    limits: &Limits,
+) -> Result<ExitCode> {
+    let input = open_input(io.input.as_deref(), "message")?;
+    let src = &input.source;
+    let cms = match io.format {
+        Format::Der | Format::Pem => cms_input(src, io.format)?,
+        Format::Smime => match classify_in(src, 0..src.len(), limits)
+            .map_err(|e| CliError(format!("malformed message: {e}")))?
+        {
+            SourceLayer::Pkcs7Mime { body, base64, .. } => CmsInput {
+                src,
+                range: body,
+                base64,
+            },
+            SourceLayer::DetachedSigned { .. } => {
+                return Err(CliError(
+                    "the message is signed (multipart/signed), not encrypted: to check it, run `cachet smime verify`".into(),
+                ));
+            }
+            SourceLayer::Content => {
+                return Err(CliError(
+                    "the message is not encrypted (no application/pkcs7-mime layer)".into(),
+                ));
+            }
+        },
+    };
+    let mut held = Held::new(io.out.as_deref())?;
+    let d = decrypt_into(&cms, identities, &mut held)?;
+    report_decrypted(&d);
     if io.format == Format::Smime {
         // The outer From is what the signer must match, whatever layer the signature is in.
-        let from = parse_header_block(&input, limits)
+        let from = cachet_smime::mime::encode::read_header_block(src, 0..src.len(), limits)
             .ok()
-            .and_then(|h| h.get("From").map(|f| f.unfolded()))
+            .and_then(|(w, _)| {
+                parse_header_block(&w, limits)
+                    .ok()
+                    .and_then(|h| h.get("From").map(|f| f.unfolded()))
+            })
             .and_then(|v| cachet_smime::message::mailboxes(&v))
             .unwrap_or_default();
         for _ in 0..8 {
-            let signed = match classify(&content, limits) {
-                Ok(Layer::DetachedSigned { .. }) => true,
-                Ok(Layer::Pkcs7Mime { smime_type, cms }) => {
-                    let kind = cachet_smime::cms::decode_content_info(&cms, &BerLimits::default())
-                        .map(|c| c.content.kind())
-                        .ok();
-                    use cachet_smime::cms::ContentKind;
-                    if smime_type == SmimeType::SignedData || kind == Some(ContentKind::SignedData)
-                    {
+            let inner = held.source()?;
+            let whole = 0..inner.len();
+            let signed = match classify_in(&inner, whole.clone(), limits) {
+                Ok(SourceLayer::DetachedSigned { .. }) => true,
+                Ok(SourceLayer::Pkcs7Mime {
+                    smime_type,
+                    body,
+                    base64,
+                }) => {
+                    let cms = CmsInput {
+                        src: &inner,
+                        range: body,
+                        base64,
+                    };
+                    let kind = cms_content_type(&cms);
+                    use cachet_smime::cms::oid;
+                    if smime_type == SmimeType::SignedData || kind == Some(oid::ID_SIGNED_DATA) {
                         true
-                    } else if matches!(
-                        kind,
-                        Some(ContentKind::EnvelopedData | ContentKind::AuthEnvelopedData)
-                    ) {
+                    } else if kind == Some(oid::ID_ENVELOPED_DATA)
+                        || kind == Some(oid::ID_CT_AUTH_ENVELOPED_DATA)
+                    {
                         // Encrypted again (encrypt-then-encrypt or a relay's layer): unwrap.
-                        content = Zeroizing::new(decrypt_with(&cms, identities)?.content.to_vec());
+                        let mut next = Held::new(io.out.as_deref())?;
+                        report_decrypted(&decrypt_into(&cms, identities, &mut next)?);
+                        drop(inner);
+                        held = next;
                         continue;
                     } else {
                         false
@@ -667,7 +744,9 @@ fn decrypt_command(
                 from_addresses: from.clone(),
                 ..Default::default()
             };
-            let v = verify_message(&content, &opts, limits, &BerLimits::default());
+            let mut next = Held::new(io.out.as_deref())?;
+            let v =
+                stream_msg::verify_message(&inner, &opts, limits, &BerLimits::default(), &mut next);
             for s in &v.report.signers {
                 let who = s
                     .certificate
@@ -689,13 +768,14 @@ fn decrypt_command(
             if !v.report.verdict.is_valid() {
                 return Ok(exit_for(&v.report.verdict));
             }
-            match v.content {
-                Some(inner) => content = Zeroizing::new(inner),
-                None => break,
+            if !v.content_found {
+                break;
             }
+            drop(inner);
+            held = next;
         }
     }
-    write_output(io.out.as_deref(), &content)?;
+    held.release(io.out.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 

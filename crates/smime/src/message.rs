@@ -3,21 +3,13 @@
 //! and `cachet bench` all go through here, so they sign and verify exactly alike.
 
 use crate::ber::BerLimits;
-use crate::mime::canon::to_crlf;
-use crate::mime::encode::make_7bit_safe;
-use crate::mime::header::parse_header_block;
-use crate::mime::smime::{
-    Layer, SmimeType, build_multipart_signed, build_pkcs7_mime, classify, fresh_boundary,
-    split_message,
-};
+use crate::mime::header::HeaderBlock;
 use crate::mime::{Limits, MimeError};
-use crate::signed::{
-    self, ContentDigests, SidKind, SignError, SignRequest, SignedContent, SignedReport, Signer,
-    VerifyOptions,
-};
+use crate::signed::{SidKind, SignError, SignedReport, Signer, VerifyOptions};
 use cachet_pki::verdict::{Code, Finding};
+use zeroize::Zeroizing;
 
-/// Why a message could not be signed.
+/// Why a message could not be signed or encrypted.
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
     /// The input is not a readable MIME message.
@@ -26,6 +18,18 @@ pub enum MessageError {
     /// Signing failed.
     #[error("cannot sign: {0}")]
     Sign(#[from] SignError),
+    /// Encryption failed.
+    #[error("cannot encrypt: {0}")]
+    Encrypt(#[from] crate::enveloped::EncryptError),
+    /// The output could not be written (streaming).
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for MessageError {
+    fn from(e: std::io::Error) -> Self {
+        MessageError::Io(format!("cannot read the message: {e}"))
+    }
 }
 
 /// How to sign a message.
@@ -49,34 +53,9 @@ pub fn sign_message(
     how: &SignMessage<'_>,
     limits: &Limits,
 ) -> Result<Vec<u8>, MessageError> {
-    let split = split_message(message, limits)?;
-    let safe = make_7bit_safe(&split.inner, limits)?;
-    let entity = to_crlf(&safe);
-    let d = signed::digest_for(how.signer.key.key_type());
-    let digests = ContentDigests::of(&entity, [d]);
-    let signers = std::slice::from_ref(&how.signer);
-    let req = SignRequest {
-        signers,
-        digests: &digests,
-        encapsulated: how.opaque.then_some(&entity[..]),
-        signing_time: how.signing_time,
-        sid: how.sid,
-        rsa_pss: how.rsa_pss,
-    };
-    let cms = signed::sign(&req)?;
-    if how.opaque {
-        return Ok(build_pkcs7_mime(&split.outer, SmimeType::SignedData, &cms));
-    }
-    let boundary = fresh_boundary(&entity, &mut || {
-        cachet_crypto::rand::bytes::<12>().unwrap_or([0x5a; 12])
-    });
-    Ok(build_multipart_signed(
-        &split.outer,
-        &entity,
-        &cms,
-        signed::micalg(d),
-        &boundary,
-    ))
+    let mut out = Vec::with_capacity(message.len() + message.len() / 3 + 4096);
+    crate::stream::message::sign_message(&message, how, limits, &mut out)?;
+    Ok(out)
 }
 
 /// A verified (or not) message.
@@ -156,35 +135,14 @@ pub fn mailboxes(value: &str) -> Option<Vec<String>> {
     (!out.is_empty()).then_some(out)
 }
 
-fn malformed(message: String) -> VerifiedMessage {
-    let mut report = SignedReport {
-        signers: Vec::new(),
-        content: None,
-        certificates: Vec::new(),
-        verdict: Default::default(),
-    };
-    report
-        .verdict
-        .push(Finding::error(Code::Malformed, message));
-    VerifiedMessage {
-        report,
-        content: None,
-    }
-}
-
-/// Verifies the outermost signature layer of `message`. The From header (if `opts` names no
-/// address) is checked against the signer certificate. Unreadable input gives a `malformed`
-/// finding, never an error: a verdict is always returned.
-pub fn verify_message(
-    message: &[u8],
+/// The sender addresses to check the signer against: those of `opts`, or else the From
+/// header's (RFC 8551 §3.8 asks the receiver to compare them). A message without From gets a
+/// warning; one with several From headers, or a From that is not an address list, is
+/// malformed (the error message says so).
+pub(crate) fn sender_options(
+    headers: &HeaderBlock<'_>,
     opts: &VerifyOptions,
-    limits: &Limits,
-    ber: &BerLimits,
-) -> VerifiedMessage {
-    let headers = match parse_header_block(message, limits) {
-        Ok(h) => h,
-        Err(e) => return malformed(format!("the message cannot be read: {e}")),
-    };
+) -> Result<(VerifyOptions, Vec<Finding>), String> {
     let mut opts = opts.clone();
     let mut notes = Vec::new();
     if opts.from_addresses.is_empty() {
@@ -196,35 +154,33 @@ pub fn verify_message(
             )),
             [one] => match mailboxes(&one.unfolded()) {
                 Some(list) => opts.from_addresses = list,
-                None => return malformed(format!("the From header '{}' is not a list of addresses", one.unfolded())),
+                None => {
+                    return Err(format!(
+                        "the From header '{}' is not a list of addresses",
+                        one.unfolded()
+                    ));
+                }
             },
-            _ => return malformed("the message has more than one From header".into()),
+            _ => return Err("the message has more than one From header".into()),
         }
     }
-    match classify(message, limits) {
-        Err(e) => malformed(format!("the message cannot be read: {e}")),
-        Ok(Layer::Content) => malformed(
-            "the message is not signed (no multipart/signed or application/pkcs7-mime layer)"
-                .into(),
-        ),
-        Ok(Layer::DetachedSigned {
-            content, signature, ..
-        }) => {
-            let entity = to_crlf(&message[content]).into_owned();
-            let mut report =
-                signed::verify(&signature, SignedContent::Detached(&entity), &opts, ber);
-            report.verdict.findings.extend(notes);
-            VerifiedMessage {
-                report,
-                content: Some(entity),
-            }
-        }
-        Ok(Layer::Pkcs7Mime { cms, .. }) => {
-            let mut report = signed::verify(&cms, SignedContent::Encapsulated, &opts, ber);
-            report.verdict.findings.extend(notes);
-            let content = report.content.clone();
-            VerifiedMessage { report, content }
-        }
+    Ok((opts, notes))
+}
+
+/// Verifies the outermost signature layer of `message`. The From header (if `opts` names no
+/// address) is checked against the signer certificate. Unreadable input gives a `malformed`
+/// finding, never an error: a verdict is always returned.
+pub fn verify_message(
+    message: &[u8],
+    opts: &VerifyOptions,
+    limits: &Limits,
+    ber: &BerLimits,
+) -> VerifiedMessage {
+    let mut content = Zeroizing::new(Vec::new());
+    let v = crate::stream::message::verify_message(&message, opts, limits, ber, &mut content);
+    VerifiedMessage {
+        report: v.report,
+        content: v.content_found.then(|| content.to_vec()),
     }
 }
 

@@ -501,6 +501,9 @@ pub enum SignedContent<'a> {
     Detached(&'a [u8]),
     /// Detached, digested by the caller while it streamed past.
     DetachedDigests(&'a Digests),
+    /// Detached, digested by the caller once told which algorithms the signers used (the
+    /// streaming verifier reads a multipart/signed signature before the content).
+    DetachedDigester(&'a mut dyn FnMut(&[DigestAlgorithm]) -> Digests),
 }
 
 fn time_of(t: &Time) -> u64 {
@@ -1053,7 +1056,7 @@ pub fn verify(
         }
     };
     let owned_digests;
-    let digests: &Digests = match (&content, &encapsulated) {
+    let digests: &Digests = match (content, &encapsulated) {
         (SignedContent::Encapsulated, Some(c)) => {
             owned_digests = ContentDigests::of(c, algs);
             &owned_digests
@@ -1067,7 +1070,12 @@ pub fn verify(
         }
         // A signature that carries its own content must not be checked against other bytes:
         // which of the two would the reader be shown?
-        (SignedContent::Detached(_) | SignedContent::DetachedDigests(_), Some(_)) => {
+        (
+            SignedContent::Detached(_)
+            | SignedContent::DetachedDigests(_)
+            | SignedContent::DetachedDigester(_),
+            Some(_),
+        ) => {
             report.verdict.push(Finding::error(
                 Code::Malformed,
                 "the signature carries its own content, but separate content was also given: verify it without --content",
@@ -1079,6 +1087,10 @@ pub fn verify(
             &owned_digests
         }
         (SignedContent::DetachedDigests(d), None) => d,
+        (SignedContent::DetachedDigester(f), None) => {
+            owned_digests = f(&algs);
+            &owned_digests
+        }
     };
     if signer_infos.is_empty() {
         report.verdict.push(Finding::error(

@@ -22,17 +22,39 @@ pub fn base64_encode_lines(data: &[u8]) -> Vec<u8> {
 
 /// Streaming base64 in lines of 76 characters ending in CRLF (RFC 2045 §6.8): the same
 /// output as [`base64_encode_lines`] whatever the chunking.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Base64Lines {
     carry: [u8; 3],
     carry_len: usize,
     col: usize,
+    /// Characters per line (a multiple of 4, at most 76).
+    width: usize,
+    eol: &'static [u8],
 }
 
-/// Input bytes per full line (57 bytes make 76 characters).
-const B64_LINE_IN: usize = 57;
+impl Default for Base64Lines {
+    /// MIME: 76 characters, CRLF (RFC 2045 §6.8).
+    fn default() -> Self {
+        Base64Lines {
+            carry: [0; 3],
+            carry_len: 0,
+            col: 0,
+            width: 76,
+            eol: b"\r\n",
+        }
+    }
+}
 
 impl Base64Lines {
+    /// PEM: 64 characters, LF (RFC 7468 §2).
+    pub fn pem() -> Self {
+        Base64Lines {
+            width: 64,
+            eol: b"\n",
+            ..Base64Lines::default()
+        }
+    }
+
     /// The length of the encoding of `n` bytes, line breaks included.
     pub fn encoded_len(n: u64) -> u64 {
         let chars = n.div_ceil(3) * 4;
@@ -48,8 +70,8 @@ impl Base64Lines {
             B64[n as usize & 63],
         ]);
         self.col += 4;
-        if self.col == 76 {
-            out.extend_from_slice(b"\r\n");
+        if self.col == self.width {
+            out.extend_from_slice(self.eol);
             self.col = 0;
         }
     }
@@ -74,19 +96,20 @@ impl Base64Lines {
             self.quad([data[0], data[1], data[2]], out);
             data = &data[3..];
         }
-        let mut line = [0u8; 78];
-        while data.len() >= B64_LINE_IN {
-            for (i, c) in data[..B64_LINE_IN].chunks_exact(3).enumerate() {
+        let mut line = [0u8; 80];
+        let line_in = self.width / 4 * 3;
+        let line_len = self.width + self.eol.len();
+        while data.len() >= line_in {
+            for (i, c) in data[..line_in].chunks_exact(3).enumerate() {
                 let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
                 line[i * 4] = B64[(n >> 18) as usize & 63];
                 line[i * 4 + 1] = B64[(n >> 12) as usize & 63];
                 line[i * 4 + 2] = B64[(n >> 6) as usize & 63];
                 line[i * 4 + 3] = B64[n as usize & 63];
             }
-            line[76] = b'\r';
-            line[77] = b'\n';
-            out.extend_from_slice(&line);
-            data = &data[B64_LINE_IN..];
+            line[self.width..line_len].copy_from_slice(self.eol);
+            out.extend_from_slice(&line[..line_len]);
+            data = &data[line_in..];
         }
         while data.len() >= 3 {
             self.quad([data[0], data[1], data[2]], out);
@@ -116,7 +139,7 @@ impl Base64Lines {
             self.col += 4;
         }
         if self.col > 0 {
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(self.eol);
         }
     }
 }
@@ -349,8 +372,9 @@ impl SafeEntity {
         sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<(), MimeError> {
         let mut crlf = CrlfWriter::default();
-        let mut canon = Vec::new();
-        let mut raw = Vec::new();
+        // The content may be a message about to be encrypted: wiped when done.
+        let mut canon = zeroize::Zeroizing::new(Vec::new());
+        let mut raw = zeroize::Zeroizing::new(Vec::new());
         let mut emit = |raw: &mut Vec<u8>| -> Result<(), MimeError> {
             if canonical {
                 canon.clear();

@@ -283,6 +283,77 @@ impl Frame {
     }
 }
 
+/// A `ContentInfo` (RFC 5652 §3) opened down to the SEQUENCE of its content, whose
+/// elements come next.
+pub struct OpenContentInfo {
+    /// The received encoding of `contentType`.
+    pub type_raw: Vec<u8>,
+    /// `contentType`.
+    pub content_type: const_oid::ObjectIdentifier,
+    /// The frames of the content SEQUENCE, `[0] EXPLICIT` and `ContentInfo`, innermost first.
+    frames: [Frame; 3],
+}
+
+/// Reads `ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT content }` up to the start of
+/// the content's elements (the content of every type S/MIME streams is a SEQUENCE).
+pub fn open_content_info<R: Read>(r: &mut BerStream<R>) -> Result<OpenContentInfo, StreamError> {
+    use der::Decode;
+    let mut skip = Vec::new();
+    let h = r.header(&mut skip)?;
+    if !h.identifier.is_sequence() {
+        return Err(r.malformed("a ContentInfo is a SEQUENCE"));
+    }
+    let f_ci = Frame::of(r, &h);
+    let type_raw = r.element(64)?;
+    let content_type = const_oid::ObjectIdentifier::from_der(&type_raw)
+        .map_err(|e| r.malformed(format!("contentType: {e}")))?;
+    let h0 = r.header(&mut skip)?;
+    if !(h0.identifier.is_context(0) && h0.identifier.constructed) {
+        return Err(r.malformed("the content of a ContentInfo is [0] EXPLICIT"));
+    }
+    let f0 = Frame::of(r, &h0);
+    let hs = r.header(&mut skip)?;
+    if !hs.identifier.is_sequence() {
+        return Err(r.malformed("the content is not a SEQUENCE"));
+    }
+    let fs = Frame::of(r, &hs);
+    Ok(OpenContentInfo {
+        type_raw,
+        content_type,
+        frames: [fs, f0, f_ci],
+    })
+}
+
+impl OpenContentInfo {
+    /// The frame of the content SEQUENCE.
+    pub fn content(&self) -> Frame {
+        self.frames[0]
+    }
+
+    /// Closes the content, `[0]` and `ContentInfo`, and checks that nothing follows.
+    pub fn close<R: Read>(&self, r: &mut BerStream<R>) -> Result<(), StreamError> {
+        for f in &self.frames {
+            f.close(r)?;
+        }
+        if !r.at_end()? {
+            return Err(r.malformed("data after the ContentInfo"));
+        }
+        Ok(())
+    }
+
+    /// The start of a hollow copy: `ContentInfo`, `contentType` and `[0]` and the content
+    /// SEQUENCE opened with indefinite lengths; [`HOLLOW_END`] closes them.
+    pub fn hollow_start(&self) -> Vec<u8> {
+        let mut v = vec![0x30, 0x80];
+        v.extend_from_slice(&self.type_raw);
+        v.extend_from_slice(&[0xa0, 0x80, 0x30, 0x80]);
+        v
+    }
+}
+
+/// The end-of-contents octets that close a [`OpenContentInfo::hollow_start`].
+pub const HOLLOW_END: [u8; 6] = [0; 6];
+
 #[cfg(test)]
 mod tests {
     use super::*;

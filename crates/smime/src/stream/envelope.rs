@@ -8,10 +8,11 @@
 //! `encryptedContent` whole, has the in-memory decoder open that *hollow* envelope (finding
 //! the recipient and recovering the key without any oracle, RFC 3218), then decrypts the
 //! content as it streams past. The mac and any `authAttrs` come after the content: the
-//! plaintext goes to a [`PlaintextSink`] that the caller releases only when
+//! plaintext goes to a [`ContentSink`] that the caller releases only when
 //! [`decrypt`] returns `Ok` (a GCM tag failure releases nothing).
 
-use super::ber::{BerStream, Frame, StreamError};
+use super::ContentSink;
+use super::ber::{BerStream, Frame, HOLLOW_END, StreamError, open_content_info};
 use super::reader::{Base64Reader, RangeReader};
 use super::splice::splice;
 use crate::ber::{BerLimits, normalize};
@@ -179,29 +180,6 @@ impl Encryptor {
 // Decryption
 // ---------------------------------------------------------------------------------------
 
-/// Where decrypted content goes. It is not yet authenticated while it arrives; the caller
-/// releases it only when [`decrypt`] returns `Ok`.
-pub trait PlaintextSink {
-    /// Takes the next piece of plaintext.
-    fn write(&mut self, plaintext: &[u8]) -> std::io::Result<()>;
-    /// Forgets everything written so far (decryption starts again: the message had
-    /// `authAttrs`, which GCM must authenticate before the content).
-    fn restart(&mut self) -> std::io::Result<()>;
-}
-
-impl PlaintextSink for Zeroizing<Vec<u8>> {
-    fn write(&mut self, plaintext: &[u8]) -> std::io::Result<()> {
-        self.extend_from_slice(plaintext);
-        Ok(())
-    }
-
-    fn restart(&mut self) -> std::io::Result<()> {
-        use zeroize::Zeroize;
-        self.zeroize();
-        Ok(())
-    }
-}
-
 /// What [`decrypt`] found.
 #[derive(Debug, Clone)]
 pub struct DecryptedStream {
@@ -244,7 +222,7 @@ fn stream_err(e: StreamError) -> DecryptError {
 pub fn decrypt(
     input: &CmsInput<'_>,
     identities: &[(&ParsedCertificate, &PrivateKey)],
-    out: &mut dyn PlaintextSink,
+    out: &mut dyn ContentSink,
 ) -> Result<DecryptedStream, DecryptError> {
     match pass(input, identities, None, out)? {
         Pass::Done(d) => Ok(d),
@@ -271,19 +249,13 @@ fn pass(
     input: &CmsInput<'_>,
     identities: &[(&ParsedCertificate, &PrivateKey)],
     aad: Option<&[u8]>,
-    out: &mut dyn PlaintextSink,
+    out: &mut dyn ContentSink,
 ) -> Result<Pass, DecryptError> {
     let malformed = |r: &BerStream<Box<dyn Read + '_>>, what: &str| stream_err(r.malformed(what));
     let mut r = BerStream::new(input.reader());
     let mut skip = Vec::new();
-    let h = r.header(&mut skip).map_err(stream_err)?;
-    if !h.identifier.is_sequence() {
-        return Err(malformed(&r, "a ContentInfo is a SEQUENCE"));
-    }
-    let f_ci = Frame::of(&r, &h);
-    let type_raw = r.element(64).map_err(stream_err)?;
-    let content_type = ObjectIdentifier::from_der(&type_raw)
-        .map_err(|e| DecryptError::Malformed(format!("contentType: {e}")))?;
+    let ci = open_content_info(&mut r).map_err(stream_err)?;
+    let content_type = ci.content_type;
     let authenticated = if content_type == oid::ID_ENVELOPED_DATA {
         false
     } else if content_type == oid::ID_CT_AUTH_ENVELOPED_DATA {
@@ -297,24 +269,10 @@ fn pass(
             "content type {content_type}"
         )));
     };
-    let h0 = r.header(&mut skip).map_err(stream_err)?;
-    if !(h0.identifier.is_context(0) && h0.identifier.constructed) {
-        return Err(malformed(
-            &r,
-            "the content of a ContentInfo is [0] EXPLICIT",
-        ));
-    }
-    let f0 = Frame::of(&r, &h0);
-    let hs = r.header(&mut skip).map_err(stream_err)?;
-    if !hs.identifier.is_sequence() {
-        return Err(malformed(&r, "(Auth)EnvelopedData is a SEQUENCE"));
-    }
-    let fs = Frame::of(&r, &hs);
+    let fs = ci.content();
     // The hollow envelope: everything before encryptedContent, indefinite lengths so that
     // nothing needs measuring.
-    let mut hollow = vec![0x30, 0x80];
-    hollow.extend_from_slice(&type_raw);
-    hollow.extend_from_slice(&[0xa0, 0x80, 0x30, 0x80]);
+    let mut hollow = ci.hollow_start();
     hollow.extend_from_slice(&r.element(16).map_err(stream_err)?); // version
     let next = r.peek_header().map_err(stream_err)?;
     if next.identifier.is_context(0) {
@@ -336,7 +294,7 @@ fn pass(
         hollow.extend_from_slice(&[0x04, 0x10]);
         hollow.extend_from_slice(&[0u8; 16]);
     }
-    hollow.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    hollow.extend_from_slice(&HOLLOW_END);
 
     let decoded = cms::decode_content_info(&hollow, &BerLimits::new(hollow.len()))?;
     let (infos, eci) = match &decoded.content {
@@ -422,12 +380,7 @@ fn pass(
             r.element(MAX_ATTRS).map_err(stream_err)?;
         }
     }
-    fs.close(&mut r).map_err(stream_err)?;
-    f0.close(&mut r).map_err(stream_err)?;
-    f_ci.close(&mut r).map_err(stream_err)?;
-    if !r.at_end().map_err(stream_err)? {
-        return Err(malformed(&r, "data after the ContentInfo"));
-    }
+    ci.close(&mut r).map_err(stream_err)?;
     if authenticated {
         if received_aad.as_deref() != aad
             && let Some(a) = received_aad

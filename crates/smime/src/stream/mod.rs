@@ -14,5 +14,44 @@
 
 pub mod ber;
 pub mod envelope;
+pub mod message;
 pub mod reader;
+pub mod signed;
 pub mod splice;
+
+/// Where content read from a message goes: decrypted plaintext, or signed content that is
+/// not yet verified. The caller releases it only when the operation succeeds (a GCM tag
+/// failure, or a signature that is not valid, releases nothing).
+pub trait ContentSink {
+    /// Takes the next piece of content.
+    fn write(&mut self, content: &[u8]) -> std::io::Result<()>;
+    /// Forgets everything written so far (the operation starts again: a message whose GCM
+    /// content is followed by `authAttrs`, which must be authenticated first).
+    fn restart(&mut self) -> std::io::Result<()>;
+}
+
+impl ContentSink for zeroize::Zeroizing<Vec<u8>> {
+    fn write(&mut self, content: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(content);
+        Ok(())
+    }
+
+    fn restart(&mut self) -> std::io::Result<()> {
+        use zeroize::Zeroize;
+        self.zeroize();
+        Ok(())
+    }
+}
+
+/// A sink that keeps nothing (verification without `--out`).
+pub struct Discard;
+
+impl ContentSink for Discard {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn restart(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
