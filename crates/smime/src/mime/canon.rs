@@ -22,6 +22,37 @@ pub struct CrlfWriter {
 }
 
 impl CrlfWriter {
+    /// Whether `chunk`, after what came before, has a LF without a CR before it: a scan
+    /// the compiler vectorises, so canonical text (the usual case) costs one pass.
+    pub fn has_bare_lf(&self, chunk: &[u8]) -> bool {
+        let Some(&first) = chunk.first() else {
+            return false;
+        };
+        if first == b'\n' && !self.last_was_cr {
+            return true;
+        }
+        let (prev, next) = (&chunk[..chunk.len() - 1], &chunk[1..]);
+        let mut bad = false;
+        for (p, n) in prev.chunks(64).zip(next.chunks(64)) {
+            let mut any = false;
+            for (&a, &b) in p.iter().zip(n) {
+                any |= (b == b'\n') & (a != b'\r');
+            }
+            if any {
+                bad = true;
+                break;
+            }
+        }
+        bad
+    }
+
+    /// Notes a chunk passed on unchanged (one without a bare LF).
+    pub fn pass(&mut self, chunk: &[u8]) {
+        if let Some(&last) = chunk.last() {
+            self.last_was_cr = last == b'\r';
+        }
+    }
+
     /// Converts `chunk`, passing the output to `sink` in as few slices as possible.
     pub fn feed(&mut self, chunk: &[u8], sink: &mut dyn FnMut(&[u8])) {
         let mut start = 0;
@@ -66,5 +97,26 @@ mod tests {
             w.feed(&input[split..], &mut |s| out.extend_from_slice(s));
             assert_eq!(out, want, "split at {split}");
         }
+    }
+
+    #[test]
+    fn bare_lf_detection_agrees_with_conversion() {
+        let inputs: [&[u8]; 6] = [b"a\r\nb\r\n", b"a\nb", b"\n", b"\r", b"\r\n\r\n", b""];
+        for a in inputs {
+            for b in inputs {
+                let mut w = CrlfWriter::default();
+                let mut out = Vec::new();
+                w.feed(a, &mut |s| out.extend_from_slice(s));
+                let bare = w.has_bare_lf(b);
+                let before = out.len();
+                w.feed(b, &mut |s| out.extend_from_slice(s));
+                assert_eq!(bare, out.len() - before != b.len(), "{a:?} then {b:?}");
+            }
+        }
+        let mut long = b"x\r\n".repeat(100);
+        assert!(!CrlfWriter::default().has_bare_lf(&long));
+        long[250] = b'y';
+        assert_eq!(long[251], b'\n');
+        assert!(CrlfWriter::default().has_bare_lf(&long));
     }
 }

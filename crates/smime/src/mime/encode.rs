@@ -11,6 +11,17 @@ use std::ops::Range;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// The two characters of every 12-bit value: two lookups encode three bytes.
+static B64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [B64[i >> 6], B64[i & 63]];
+        i += 1;
+    }
+    t
+};
+
 /// Base64 with CRLF after every 76 characters (RFC 2045 §6.8), ending in CRLF.
 pub fn base64_encode_lines(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(Base64Lines::encoded_len(data.len() as u64) as usize);
@@ -100,12 +111,13 @@ impl Base64Lines {
         let line_in = self.width / 4 * 3;
         let line_len = self.width + self.eol.len();
         while data.len() >= line_in {
-            for (i, c) in data[..line_in].chunks_exact(3).enumerate() {
-                let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
-                line[i * 4] = B64[(n >> 18) as usize & 63];
-                line[i * 4 + 1] = B64[(n >> 12) as usize & 63];
-                line[i * 4 + 2] = B64[(n >> 6) as usize & 63];
-                line[i * 4 + 3] = B64[n as usize & 63];
+            for (c, q) in data[..line_in]
+                .chunks_exact(3)
+                .zip(line[..self.width].chunks_exact_mut(4))
+            {
+                let n = (usize::from(c[0]) << 16) | (usize::from(c[1]) << 8) | usize::from(c[2]);
+                q[..2].copy_from_slice(&B64_PAIRS[n >> 12]);
+                q[2..].copy_from_slice(&B64_PAIRS[n & 0xfff]);
             }
             line[self.width..line_len].copy_from_slice(self.eol);
             out.extend_from_slice(&line[..line_len]);
@@ -375,44 +387,45 @@ impl SafeEntity {
         // The content may be a message about to be encrypted: wiped when done.
         let mut canon = zeroize::Zeroizing::new(Vec::new());
         let mut raw = zeroize::Zeroizing::new(Vec::new());
-        let mut emit = |raw: &mut Vec<u8>| -> Result<(), MimeError> {
-            if canonical {
+        // Canonical chunks (no bare LF) go straight to the sink; others are converted.
+        let mut emit_slice = |c: &[u8]| -> Result<(), MimeError> {
+            if canonical && crlf.has_bare_lf(c) {
                 canon.clear();
-                crlf.feed(raw, &mut |s| canon.extend_from_slice(s));
+                crlf.feed(c, &mut |s| canon.extend_from_slice(s));
                 sink(&canon)?;
             } else {
-                sink(raw)?;
+                crlf.pass(c);
+                sink(c)?;
             }
-            raw.clear();
             Ok(())
         };
         for p in &self.pieces {
             match p {
-                Piece::Bytes(b) => {
-                    raw.extend_from_slice(b);
-                    emit(&mut raw)?;
-                }
-                Piece::Copy(r) => for_each_chunk(src, r.clone(), |c| {
-                    raw.extend_from_slice(c);
-                    emit(&mut raw)
-                })?,
+                Piece::Bytes(b) => emit_slice(b)?,
+                Piece::Copy(r) => for_each_chunk(src, r.clone(), &mut emit_slice)?,
                 Piece::QuotedPrintable(r) => {
                     let mut q = QuotedPrintable::default();
                     for_each_chunk(src, r.clone(), |c| {
                         q.feed(c, &mut raw);
-                        emit(&mut raw)
+                        let step = emit_slice(&raw);
+                        raw.clear();
+                        step
                     })?;
                     q.finish(&mut raw);
-                    emit(&mut raw)?;
+                    emit_slice(&raw)?;
+                    raw.clear();
                 }
                 Piece::Base64(r) => {
                     let mut e = Base64Lines::default();
                     for_each_chunk(src, r.clone(), |c| {
                         e.feed(c, &mut raw);
-                        emit(&mut raw)
+                        let step = emit_slice(&raw);
+                        raw.clear();
+                        step
                     })?;
                     e.finish(&mut raw);
-                    emit(&mut raw)?;
+                    emit_slice(&raw)?;
+                    raw.clear();
                 }
             }
         }

@@ -59,6 +59,45 @@ const fn table() -> [Sym; 256] {
 
 static SYMBOLS: [Sym; 256] = table();
 
+/// Alphabet values, and 0x80 for every other byte.
+static VALUES: [u8; 256] = {
+    let mut t = [0x80u8; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes `line` (whole groups of four) onto `out`; false, with `out` unchanged, when a
+/// byte is outside the alphabet (padding, white space or an error: the caller decides).
+fn decode_groups(line: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.resize(start + line.len() / 4 * 3, 0);
+    let dst = &mut out[start..];
+    let mut bad = 0u8;
+    for (g, d) in line.chunks_exact(4).zip(dst.chunks_exact_mut(3)) {
+        let (a, b, c, e) = (
+            VALUES[g[0] as usize],
+            VALUES[g[1] as usize],
+            VALUES[g[2] as usize],
+            VALUES[g[3] as usize],
+        );
+        bad |= a | b | c | e;
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(e);
+        d[0] = (n >> 16) as u8;
+        d[1] = (n >> 8) as u8;
+        d[2] = n as u8;
+    }
+    if bad & 0x80 != 0 {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
 /// Why base64 text could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Base64Error {
@@ -87,36 +126,35 @@ impl Base64Decoder {
     /// Decodes `text`, appending to `out`.
     pub fn feed(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), Base64Error> {
         out.reserve(text.len() / 4 * 3 + 3);
-        let base = self.offset;
         let mut i = 0;
-        // Fast path: whole groups of four alphabet characters, no padding seen.
-        while self.pad == 0 && self.bits == 0 && i + 4 <= text.len() {
-            let g = [
-                SYMBOLS[text[i] as usize],
-                SYMBOLS[text[i + 1] as usize],
-                SYMBOLS[text[i + 2] as usize],
-                SYMBOLS[text[i + 3] as usize],
-            ];
-            if let [Sym::Value(a), Sym::Value(b), Sym::Value(c), Sym::Value(d)] = g {
-                let n = (u32::from(a) << 18)
-                    | (u32::from(b) << 12)
-                    | (u32::from(c) << 6)
-                    | u32::from(d);
-                out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-                i += 4;
-                continue;
+        // Line by line: a line of whole groups of alphabet characters (what every encoder
+        // writes but for the last line) is decoded without per-byte branching; anything
+        // else (padding, a group split between two pieces, errors) byte by byte.
+        while i < text.len() {
+            let nl = memchr::memchr(b'\n', &text[i..]);
+            let end = nl.map_or(text.len(), |n| i + n + 1);
+            if self.pad == 0 && self.bits == 0 {
+                let mut line = &text[i..end];
+                line = line.strip_suffix(b"\n").unwrap_or(line);
+                line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.len().is_multiple_of(4) && decode_groups(line, out) {
+                    i = end;
+                    continue;
+                }
             }
-            if g[0] == Sym::Space {
-                i += 1;
-                continue;
-            }
-            break;
+            self.bytes(&text[i..end], self.offset + i as u64, out)?;
+            i = end;
         }
-        for (k, &c) in text[i..].iter().enumerate() {
+        self.offset += text.len() as u64;
+        Ok(())
+    }
+
+    fn bytes(&mut self, text: &[u8], base: u64, out: &mut Vec<u8>) -> Result<(), Base64Error> {
+        for (k, &c) in text.iter().enumerate() {
             match SYMBOLS[c as usize] {
                 Sym::Value(v) => {
                     if self.pad > 0 {
-                        return Err(Base64Error::AfterPadding(base + (i + k) as u64));
+                        return Err(Base64Error::AfterPadding(base + k as u64));
                     }
                     self.acc = (self.acc << 6) | u32::from(v);
                     self.bits += 6;
@@ -127,10 +165,9 @@ impl Base64Decoder {
                 }
                 Sym::Space => {}
                 Sym::Pad => self.pad += 1,
-                Sym::Invalid => return Err(Base64Error::Invalid(base + (i + k) as u64)),
+                Sym::Invalid => return Err(Base64Error::Invalid(base + k as u64)),
             }
         }
-        self.offset += text.len() as u64;
         Ok(())
     }
 
