@@ -19,6 +19,8 @@ declare -A debs=(
   [gpg-agent]=gpg-agent
   [gpgconf]=gpgconf
   [python3]=python3
+  # GNU time measures the peak memory of large-message runs (crates/cli/tests/smime_large.rs).
+  [/usr/bin/time]=time
   [javac]=default-jdk-headless
   [java]=default-jdk-headless
 )
