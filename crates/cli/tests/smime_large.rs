@@ -49,7 +49,7 @@ fn write_message(path: &Path) {
     )
     .unwrap();
     let mut x: u32 = 0x9e37_79b9;
-    let mut raw = vec![0u8; 57];
+    let mut raw = [0u8; 57];
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for _ in 0..((MESSAGE_MIB - 9) << 20) / 78 {
         let mut text = Vec::with_capacity(78);
