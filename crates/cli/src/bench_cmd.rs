@@ -12,13 +12,15 @@ use cachet_pki::issue::{random_serial, sign_certificate};
 use cachet_pki::lint::{Role, lint};
 use cachet_pki::profile::{Profile, PublicationUrls, SubscriberRequest, subscriber_template};
 use cachet_smime::ber::BerLimits;
-use cachet_smime::enveloped::{self, ContentCipher, RsaPadding};
+use cachet_smime::enveloped::{ContentCipher, RsaPadding};
 use cachet_smime::message::{SignMessage, sign_message, verify_message};
 use cachet_smime::mime::Limits;
 use cachet_smime::mime::canon::to_crlf;
 use cachet_smime::mime::encode::make_7bit_safe;
-use cachet_smime::mime::smime::{Layer, SmimeType, build_pkcs7_mime, classify, split_message};
+use cachet_smime::mime::smime::{SourceLayer, classify_in, split_message};
 use cachet_smime::signed::{SidKind, Signer, VerifyOptions};
+use cachet_smime::stream::envelope::{self as stream_envelope, CmsInput, EncryptRequest};
+use cachet_smime::stream::message as stream_msg;
 use clap::ValueEnum;
 use serde_json::json;
 use std::hint::black_box;
@@ -73,43 +75,54 @@ const CEK_LEN: usize = 32;
 const DISTINCT_BYTES: usize = 1 << 20;
 
 /// `cachet smime encrypt` of `msg` to `recipients` as the CLI does it with its defaults
-/// (AES-256-CBC, RSA PKCS#1 v1.5): split off the envelope, make the inner entity 7-bit safe,
-/// canonicalise it to CRLF, encrypt it and wrap the EnvelopedData as application/pkcs7-mime.
-/// Returns the message and the inner entity that was encrypted.
+/// (AES-256-CBC, RSA PKCS#1 v1.5), the message in memory instead of a file: split off the
+/// envelope, plan the 7-bit-safe inner entity, measure it, encrypt it in chunks and write the
+/// application/pkcs7-mime message.
 fn encrypt_message(
     msg: &[u8],
     recipients: &[ParsedCertificate],
     limits: &Limits,
-) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
-    let split = split_message(msg, limits).map_err(fail)?;
-    let safe = make_7bit_safe(&split.inner, limits).map_err(fail)?;
-    let entity = Zeroizing::new(to_crlf(&safe).into_owned());
-    let cms = enveloped::encrypt(
-        &entity,
+) -> Result<Vec<u8>> {
+    let req = EncryptRequest {
         recipients,
-        ContentCipher::Aes256Cbc,
-        RsaPadding::Pkcs1v15,
-    )
-    .map_err(fail)?;
-    let out = build_pkcs7_mime(&split.outer, SmimeType::EnvelopedData, &cms);
-    Ok((out, entity))
+        cipher: ContentCipher::Aes256Cbc,
+        key_transport: RsaPadding::Pkcs1v15,
+        gcm_tag_len: 16,
+    };
+    let mut out = Vec::with_capacity(msg.len() * 4 / 3 + 4096);
+    stream_msg::encrypt_message(&msg, &req, limits, &mut out).map_err(fail)?;
+    Ok(out)
 }
 
-/// `cachet smime decrypt` of an application/pkcs7-mime message with one identity: classify
-/// the message, then decrypt its CMS. Returns the inner entity.
+/// The inner entity `encrypt_message` encrypts (what decryption must give back).
+fn inner_entity(msg: &[u8], limits: &Limits) -> Result<Vec<u8>> {
+    let split = split_message(msg, limits).map_err(fail)?;
+    let safe = make_7bit_safe(&split.inner, limits).map_err(fail)?;
+    Ok(to_crlf(&safe).into_owned())
+}
+
+/// `cachet smime decrypt` of an application/pkcs7-mime message with one identity, as the CLI
+/// does it, into memory: classify the message, then decrypt its CMS as it is decoded from
+/// base64. Returns the inner entity.
 fn decrypt_message(
     msg: &[u8],
     cert: &ParsedCertificate,
     key: &PrivateKey,
     limits: &Limits,
-    ber: &BerLimits,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let Layer::Pkcs7Mime { cms, .. } = classify(msg, limits).map_err(fail)? else {
+    let SourceLayer::Pkcs7Mime { body, base64, .. } =
+        classify_in(&msg, 0..msg.len() as u64, limits).map_err(fail)?
+    else {
         return Err(fail("the encrypted message is not application/pkcs7-mime"));
     };
-    Ok(enveloped::decrypt(&cms, cert, key, ber)
-        .map_err(fail)?
-        .content)
+    let input = CmsInput {
+        src: &msg,
+        range: body,
+        base64,
+    };
+    let mut out = Zeroizing::new(Vec::with_capacity(msg.len()));
+    stream_envelope::decrypt(&input, &[(cert, key)], &mut out).map_err(fail)?;
+    Ok(out)
 }
 
 /// Runs `f` repeatedly for `budget` and returns operations per second.
@@ -337,9 +350,10 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
                             emit("encrypt", kt.name(), Some(size), ops, prim);
                         } else {
                             let mut encrypted = Vec::new();
+                            let entity = inner_entity(&msg, &limits)?;
                             for _ in 0..(DISTINCT_BYTES / size).max(1) {
-                                let (m, entity) = encrypt_message(&msg, &recipients, &limits)?;
-                                if decrypt_message(&m, &cert, &key, &limits, &ber)? != entity {
+                                let m = encrypt_message(&msg, &recipients, &limits)?;
+                                if decrypt_message(&m, &cert, &key, &limits)?[..] != entity[..] {
                                     return Err(fail(
                                         "the decrypted content differs from the message",
                                     ));
@@ -349,7 +363,7 @@ pub fn run(ops: &[BenchOp], seconds: f64, json_out: bool, now: u64) -> Result<Ex
                             let mut next = encrypted.iter().cycle();
                             let ops = rate(budget, || {
                                 let m = next.next().ok_or_else(|| fail("no message"))?;
-                                black_box(decrypt_message(m, &cert, &key, &limits, &ber)?);
+                                black_box(decrypt_message(m, &cert, &key, &limits)?);
                                 Ok(())
                             })?;
                             let prim = rate(budget, &mut primitive)?;

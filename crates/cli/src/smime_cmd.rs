@@ -628,7 +628,7 @@ fn decrypt_error(e: &DecryptError) -> CliError {
 
 /// The type of the CMS object in `cms` (its first few bytes), if readable.
 fn cms_content_type(cms: &CmsInput<'_>) -> Option<ObjectIdentifier> {
-    let mut r = cachet_smime::stream::ber::BerStream::new(cms.reader());
+    let mut r = cms.ber();
     cachet_smime::stream::ber::open_content_info(&mut r)
         .ok()
         .map(|c| c.content_type)

@@ -21,9 +21,7 @@ pub struct FileSource {
     file: File,
     len: u64,
     read: Cell<u64>,
-    shown: Cell<u64>,
-    progress: bool,
-    what: String,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl FileSource {
@@ -32,37 +30,40 @@ impl FileSource {
             .metadata()
             .map_err(|e| CliError(format!("cannot read {what}: {e}")))?
             .len();
+        // indicatif draws only on a terminal; scripts and tests see nothing.
+        let bar = (len >= PROGRESS_FROM && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(len);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{msg} ({prefix}) {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.set_message(format!("reading {what}"));
+            bar
+        });
         Ok(FileSource {
             file,
             len,
             read: Cell::new(0),
-            shown: Cell::new(0),
-            progress: len >= PROGRESS_FROM && std::io::stderr().is_terminal(),
-            what: what.to_string(),
+            bar,
         })
     }
 
     fn report(&self) {
-        let read = self.read.get();
-        if !self.progress || read < self.shown.get() + (32 << 20) {
-            return;
+        if let Some(bar) = &self.bar {
+            let read = self.read.get();
+            let len = self.len.max(1);
+            // Opaque signing and encryption read the message twice: one bar per pass.
+            bar.set_prefix(format!("pass {}", read / len + 1));
+            bar.set_position(read % len);
         }
-        self.shown.set(read);
-        let pass = read / self.len.max(1) + 1;
-        let done = read % self.len.max(1);
-        eprint!(
-            "\rcachet: reading {} — pass {pass}: {} of {} MiB   ",
-            self.what,
-            done >> 20,
-            self.len >> 20
-        );
     }
 }
 
 impl Drop for FileSource {
     fn drop(&mut self) {
-        if self.progress && self.shown.get() > 0 {
-            eprint!("\r{:72}\r", "");
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

@@ -44,9 +44,15 @@ const BUF: usize = 256 * 1024;
 impl<R: Read> BerStream<R> {
     /// Reads BER from `inner`.
     pub fn new(inner: R) -> Self {
+        Self::with_size_hint(inner, BUF)
+    }
+
+    /// Reads BER from `inner`, which holds about `len` bytes: the read-ahead buffer is no
+    /// larger than needed (a 10 KB message must not cost a 256 KiB buffer).
+    pub fn with_size_hint(inner: R, len: usize) -> Self {
         BerStream {
             inner,
-            buf: vec![0u8; BUF],
+            buf: vec![0u8; len.clamp(64, BUF)],
             start: 0,
             end: 0,
             pos: 0,

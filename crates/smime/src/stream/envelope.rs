@@ -47,10 +47,22 @@ impl<'a> CmsInput<'a> {
     pub fn reader(&self) -> Box<dyn Read + 'a> {
         let r = RangeReader::new(self.src, self.range.clone());
         if self.base64 {
-            Box::new(Base64Reader::new(r))
+            Box::new(Base64Reader::with_size_hint(r, self.len_hint()))
         } else {
             Box::new(r)
         }
+    }
+
+    /// About how many bytes the reader yields (buffers are sized by it).
+    pub fn len_hint(&self) -> usize {
+        let len =
+            usize::try_from(self.range.end.saturating_sub(self.range.start)).unwrap_or(usize::MAX);
+        if self.base64 { len / 4 * 3 } else { len }
+    }
+
+    /// A BER stream over the decoded bytes.
+    pub fn ber(&self) -> BerStream<Box<dyn Read + 'a>> {
+        BerStream::with_size_hint(self.reader(), self.len_hint().saturating_add(16))
     }
 }
 
@@ -252,7 +264,7 @@ fn pass(
     out: &mut dyn ContentSink,
 ) -> Result<Pass, DecryptError> {
     let malformed = |r: &BerStream<Box<dyn Read + '_>>, what: &str| stream_err(r.malformed(what));
-    let mut r = BerStream::new(input.reader());
+    let mut r = input.ber();
     let mut skip = Vec::new();
     let ci = open_content_info(&mut r).map_err(stream_err)?;
     let content_type = ci.content_type;

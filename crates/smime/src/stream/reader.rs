@@ -75,25 +75,30 @@ static VALUES: [u8; 256] = {
 /// byte is outside the alphabet (padding, white space or an error: the caller decides).
 fn decode_groups(line: &[u8], out: &mut Vec<u8>) -> bool {
     let start = out.len();
-    out.resize(start + line.len() / 4 * 3, 0);
-    let dst = &mut out[start..];
-    let mut bad = 0u8;
-    for (g, d) in line.chunks_exact(4).zip(dst.chunks_exact_mut(3)) {
-        let (a, b, c, e) = (
-            VALUES[g[0] as usize],
-            VALUES[g[1] as usize],
-            VALUES[g[2] as usize],
-            VALUES[g[3] as usize],
-        );
-        bad |= a | b | c | e;
-        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(e);
-        d[0] = (n >> 16) as u8;
-        d[1] = (n >> 8) as u8;
-        d[2] = n as u8;
-    }
-    if bad & 0x80 != 0 {
-        out.truncate(start);
-        return false;
+    // Through a stack buffer, so the output is written once (no zero-filling first).
+    let mut buf = [0u8; 576];
+    for piece in line.chunks(768) {
+        let mut bad = 0u8;
+        let n = piece.len() / 4 * 3;
+        for (g, d) in piece.chunks_exact(4).zip(buf.chunks_exact_mut(3)) {
+            let (a, b, c, e) = (
+                VALUES[g[0] as usize],
+                VALUES[g[1] as usize],
+                VALUES[g[2] as usize],
+                VALUES[g[3] as usize],
+            );
+            bad |= a | b | c | e;
+            let v =
+                (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(e);
+            d[0] = (v >> 16) as u8;
+            d[1] = (v >> 8) as u8;
+            d[2] = v as u8;
+        }
+        if bad & 0x80 != 0 {
+            out.truncate(start);
+            return false;
+        }
+        out.extend_from_slice(&buf[..n]);
     }
     true
 }
@@ -196,11 +201,17 @@ const TEXT_CHUNK: usize = 256 * 1024;
 impl<R: Read> Base64Reader<R> {
     /// Decodes what `inner` yields.
     pub fn new(inner: R) -> Self {
+        Self::with_size_hint(inner, TEXT_CHUNK)
+    }
+
+    /// Decodes what `inner` yields, about `len` bytes of text: buffers no larger than needed.
+    pub fn with_size_hint(inner: R, len: usize) -> Self {
+        let chunk = len.clamp(64, TEXT_CHUNK);
         Base64Reader {
             inner,
             decoder: Base64Decoder::default(),
-            text: vec![0u8; TEXT_CHUNK],
-            decoded: Vec::with_capacity(TEXT_CHUNK / 4 * 3 + 3),
+            text: vec![0u8; chunk],
+            decoded: Vec::with_capacity(chunk / 4 * 3 + 3),
             at: 0,
             done: false,
         }

@@ -7,7 +7,7 @@
 //! computed here. So the verdicts are exactly those of the in-memory verifier.
 
 use super::ContentSink;
-use super::ber::{BerStream, HOLLOW_END, StreamError, open_content_info};
+use super::ber::{HOLLOW_END, StreamError, open_content_info};
 use super::envelope::CmsInput;
 use crate::ber::BerLimits;
 use crate::cms::oid;
@@ -61,7 +61,7 @@ fn walk(
     ber: &BerLimits,
     sink: &mut dyn ContentSink,
 ) -> Result<SignedReport, StreamError> {
-    let mut r = BerStream::new(input.reader());
+    let mut r = input.ber();
     let ci = open_content_info(&mut r)?;
     if ci.content_type != oid::ID_SIGNED_DATA {
         return Ok(failed("the CMS structure is not SignedData".into()));
