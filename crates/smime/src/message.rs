@@ -176,7 +176,7 @@ pub fn verify_message(
     limits: &Limits,
     ber: &BerLimits,
 ) -> VerifiedMessage {
-    let mut content = Zeroizing::new(Vec::new());
+    let mut content = Zeroizing::new(Vec::with_capacity(message.len()));
     let v = crate::stream::message::verify_message(&message, opts, limits, ber, &mut content);
     VerifiedMessage {
         report: v.report,

@@ -19,6 +19,12 @@ pub trait Source {
     /// Fills `buf` with the bytes at `offset..offset + buf.len()`; an error when they are not
     /// all there or cannot be read.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+    /// The bytes at `range` without a copy, when they are in memory (a message verified in a
+    /// gateway); `None` means "read them".
+    fn borrow(&self, range: Range<u64>) -> Option<&[u8]> {
+        let _ = range;
+        None
+    }
 }
 
 impl Source for &[u8] {
@@ -35,6 +41,10 @@ impl Source for &[u8] {
         buf.copy_from_slice(src);
         Ok(())
     }
+
+    fn borrow(&self, range: Range<u64>) -> Option<&[u8]> {
+        slice_range(self, range)
+    }
 }
 
 impl Source for Vec<u8> {
@@ -45,6 +55,14 @@ impl Source for Vec<u8> {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         (&self.as_slice()).read_exact_at(buf, offset)
     }
+
+    fn borrow(&self, range: Range<u64>) -> Option<&[u8]> {
+        slice_range(self, range)
+    }
+}
+
+fn slice_range(s: &[u8], range: Range<u64>) -> Option<&[u8]> {
+    s.get(usize::try_from(range.start).ok()?..usize::try_from(range.end).ok()?)
 }
 
 fn past_end() -> std::io::Error {
@@ -63,6 +81,18 @@ pub struct Spliced<'a> {
 }
 
 impl Source for Spliced<'_> {
+    fn borrow(&self, range: Range<u64>) -> Option<&[u8]> {
+        let head_len = self.head.len() as u64;
+        if range.end <= head_len {
+            return slice_range(self.head, range);
+        }
+        if range.start >= head_len {
+            let at = |o: u64| o - head_len + self.tail_start;
+            return self.tail.borrow(at(range.start)..at(range.end));
+        }
+        None
+    }
+
     fn len(&self) -> u64 {
         self.head.len() as u64 + self.tail.len().saturating_sub(self.tail_start)
     }
@@ -95,12 +125,21 @@ pub fn for_each_chunk<E: From<std::io::Error>>(
     range: Range<u64>,
     mut f: impl FnMut(&[u8]) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut buf = vec![0u8; CHUNK.min(range.end.saturating_sub(range.start) as usize)];
+    // Borrowed when in memory; otherwise read into one buffer, made on first need.
+    let mut buf = Vec::new();
     let mut at = range.start;
     while at < range.end {
         let n = ((range.end - at) as usize).min(CHUNK);
-        src.read_exact_at(&mut buf[..n], at)?;
-        f(&buf[..n])?;
+        match src.borrow(at..at + n as u64) {
+            Some(piece) => f(piece)?,
+            None => {
+                if buf.len() < n {
+                    buf.resize(CHUNK.min((range.end - range.start) as usize), 0);
+                }
+                src.read_exact_at(&mut buf[..n], at)?;
+                f(&buf[..n])?;
+            }
+        }
         at += n as u64;
     }
     Ok(())
@@ -108,6 +147,9 @@ pub fn for_each_chunk<E: From<std::io::Error>>(
 
 /// Reads `src[range]` whole; the caller bounds the length.
 pub fn read_range(src: &dyn Source, range: Range<u64>) -> std::io::Result<Vec<u8>> {
+    if let Some(b) = src.borrow(range.clone()) {
+        return Ok(b.to_vec());
+    }
     let len = usize::try_from(range.end.saturating_sub(range.start))
         .map_err(|_| std::io::Error::other("range too large"))?;
     let mut buf = vec![0u8; len];
@@ -138,5 +180,9 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, b"ab456789");
+        assert_eq!(s.borrow(0..2), Some(&b"ab"[..]));
+        assert_eq!(s.borrow(2..5), Some(&b"456"[..]));
+        assert_eq!(s.borrow(1..3), None, "across the join: read, not borrowed");
+        assert_eq!(s.borrow(7..9), None, "past the end");
     }
 }

@@ -230,7 +230,7 @@ impl<R: Read> BerStream<R> {
             return self.consume(n as u64, f);
         }
         let end = match h.length {
-            Length::Definite(n) => Some(self.pos + n as u64),
+            Length::Definite(n) => Some(self.pos.saturating_add(n as u64)),
             Length::Indefinite => None,
         };
         loop {
@@ -262,7 +262,7 @@ impl Frame {
     /// The frame of the constructed element whose header `h` was just read from `r`.
     pub fn of<R: Read>(r: &BerStream<R>, h: &Header) -> Frame {
         Frame(match h.length {
-            Length::Definite(n) => Some(r.pos() + n as u64),
+            Length::Definite(n) => Some(r.pos().saturating_add(n as u64)),
             Length::Indefinite => None,
         })
     }
@@ -392,5 +392,24 @@ mod tests {
         let mut r = BerStream::new(bad);
         let h = r.header(&mut Vec::new()).unwrap();
         assert!(r.octets(h, &mut |_| Ok(())).is_err(), "INTEGER segment");
+    }
+
+    #[test]
+    fn absurd_lengths_are_errors_not_overflows() {
+        // A SEQUENCE and a constructed OCTET STRING claiming u64::MAX bytes (the fuzzer's
+        // case is in tests/data/fuzz).
+        let max: &[u8] = &[
+            0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x06,
+        ];
+        let mut r = BerStream::new(max);
+        assert!(open_content_info(&mut r).is_err());
+        let seg: &[u8] = &[
+            0x24, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x04,
+        ];
+        let mut r = BerStream::new(seg);
+        let h = r.header(&mut Vec::new());
+        if let Ok(h) = h {
+            assert!(r.octets(h, &mut |_| Ok(())).is_err());
+        }
     }
 }
