@@ -714,10 +714,9 @@ fn streaming_encryption_makes_what_the_in_memory_code_reads() {
 fn inputs_the_fuzzer_found_are_refused_both_ways() {
     // A ContentInfo whose length is near u64::MAX overflowed the streaming reader's end
     // offset (found by fuzz/fuzz_targets/stream_cms.rs).
-    for name in ["fuzz/stream-cms-length-overflow.ber"] {
-        assert!(
-            decrypt_with(&data(name), KeyType::EcdsaP256).is_err(),
-            "{name}"
-        );
-    }
+    let name = "fuzz/stream-cms-length-overflow.ber";
+    assert!(
+        decrypt_with(&data(name), KeyType::EcdsaP256).is_err(),
+        "{name}"
+    );
 }
