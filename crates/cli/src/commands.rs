@@ -107,6 +107,12 @@ enum Command {
         /// Time spent measuring each figure.
         #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
         seconds: f64,
+        /// Only this key type (rsa-2048 or ecdsa-p256); repeatable.
+        #[arg(long = "key-type", value_name = "T")]
+        key_types: Vec<String>,
+        /// Only messages of this many bytes (default 10240 and 1048576); repeatable.
+        #[arg(long = "size", value_name = "BYTES")]
+        sizes: Vec<usize>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -450,8 +456,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             operations,
             seconds,
+            key_types,
+            sizes,
             json,
-        } => crate::bench_cmd::run(&operations, seconds, json, now()),
+        } => {
+            let only = crate::bench_cmd::Only::new(&key_types, &sizes)?;
+            crate::bench_cmd::run(&operations, &only, seconds, json, now())
+        }
         Command::Crl {
             data,
             unlock: u,

@@ -8,6 +8,7 @@ use cachet_crypto::{KeyType, SignatureAlgorithm};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5280 as oids;
 use der::{Decode, Encode};
+use std::sync::Arc;
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -19,11 +20,12 @@ use x509_cert::ext::pkix::{
 /// Upper bound on the size of one certificate Cachet will parse.
 pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
 
-/// A DER certificate, decoded.
+/// A DER certificate, decoded. Cloning is cheap (shared): a verifier passes the same
+/// certificates through chains, reports and caches without copying them.
 #[derive(Clone, Debug)]
 pub struct ParsedCertificate {
-    der: Vec<u8>,
-    cert: Certificate,
+    der: Arc<[u8]>,
+    cert: Arc<Certificate>,
 }
 
 impl ParsedCertificate {
@@ -35,8 +37,23 @@ impl ParsedCertificate {
         let cert =
             Certificate::from_der(der_bytes).map_err(|e| PkiError::malformed("certificate", e))?;
         Ok(ParsedCertificate {
-            der: der_bytes.to_vec(),
-            cert,
+            der: der_bytes.into(),
+            cert: Arc::new(cert),
+        })
+    }
+
+    /// A certificate already decoded (from a CMS `CertificateSet`, say), encoded once for its
+    /// DER instead of encoded and decoded again.
+    pub fn from_certificate(cert: Certificate) -> Result<Self> {
+        let der = cert
+            .to_der()
+            .map_err(|e| PkiError::malformed("certificate", e))?;
+        if der.len() > MAX_CERTIFICATE_LEN {
+            return Err(PkiError::malformed("certificate", "larger than 64 KiB"));
+        }
+        Ok(ParsedCertificate {
+            der: der.into(),
+            cert: Arc::new(cert),
         })
     }
 

@@ -579,7 +579,8 @@ pub fn certificate_has_address(cert: &ParsedCertificate, address: &str) -> bool 
 /// CA certificates between it and the leaf), and valid at `at` (RFC 5280 §6.1.3–§6.1.4).
 fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Finding> {
     use x509_cert::ext::pkix::KeyUsages;
-    let name = ca.subject();
+    // The name only for a finding: formatting it costs more than the checks.
+    let name = || ca.subject();
     match ca.basic_constraints() {
         Ok(Some((_, bc))) if bc.ca => {
             if let Some(len) = bc.path_len_constraint
@@ -588,7 +589,8 @@ fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Fin
                 return Err(Finding::error(
                     Code::WrongKeyUsage,
                     format!(
-                        "the CA '{name}' may not have {below} CA certificates below it (pathLenConstraint {len})"
+                        "the CA '{}' may not have {below} CA certificates below it (pathLenConstraint {len})",
+                        name()
                     ),
                 ));
             }
@@ -597,7 +599,8 @@ fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Fin
             return Err(Finding::error(
                 Code::WrongKeyUsage,
                 format!(
-                    "'{name}' issued a certificate in the chain but is not a CA (basicConstraints): the chain is forged or misbuilt"
+                    "'{}' issued a certificate in the chain but is not a CA (basicConstraints): the chain is forged or misbuilt",
+                    name()
                 ),
             ));
         }
@@ -607,14 +610,18 @@ fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Fin
     {
         return Err(Finding::error(
             Code::WrongKeyUsage,
-            format!("the CA '{name}' may not sign certificates (keyUsage lacks keyCertSign)"),
+            format!(
+                "the CA '{}' may not sign certificates (keyUsage lacks keyCertSign)",
+                name()
+            ),
         ));
     }
     if ca.not_after() < at {
         return Err(Finding::error(
             Code::Expired,
             format!(
-                "the CA certificate '{name}' expired on {}: the issuer must renew it",
+                "the CA certificate '{}' expired on {}: the issuer must renew it",
+                name(),
                 cachet_pki::time::rfc3339(ca.not_after())
             ),
         ));
@@ -623,7 +630,8 @@ fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Fin
         return Err(Finding::error(
             Code::NotYetValid,
             format!(
-                "the CA certificate '{name}' is valid only from {}",
+                "the CA certificate '{}' is valid only from {}",
+                name(),
                 cachet_pki::time::rfc3339(ca.not_before())
             ),
         ));
@@ -649,10 +657,11 @@ fn build_chain(
     }
     let mut current = leaf.clone();
     for depth in 0..MAX_DEPTH {
-        let issuer_name = current.issuer_der().unwrap_or_default();
+        // Names compared as decoded (for DER input, the same as comparing their encodings).
+        let issuer_name = current.inner().tbs_certificate().issuer();
         let issued = |c: &ParsedCertificate| {
             c.der() != current.der()
-                && c.subject_der().ok().as_deref() == Some(issuer_name.as_slice())
+                && c.inner().tbs_certificate().subject() == issuer_name
                 && c.spki_der()
                     .is_ok_and(|k| cert_signed_by(cache, &current, &k))
         };
@@ -701,7 +710,8 @@ fn build_chain(
 }
 
 fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &mut Verdict) {
-    let subject = cert.subject();
+    // The subject only for findings: formatting it costs more than the checks.
+    let subject = || cert.subject();
     if cert.not_after() < opts.at {
         v.push(
             Finding::error(
@@ -711,7 +721,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                     cachet_pki::time::rfc3339(cert.not_after())
                 ),
             )
-            .about(&subject),
+            .about(subject()),
         );
     }
     if cert.not_before() > opts.at {
@@ -723,7 +733,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                     cachet_pki::time::rfc3339(cert.not_before())
                 ),
             )
-            .about(&subject),
+            .about(subject()),
         );
     }
     use x509_cert::ext::pkix::KeyUsages;
@@ -732,7 +742,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
             if !(ku.0.contains(KeyUsages::DigitalSignature)
                 || ku.0.contains(KeyUsages::NonRepudiation))
             {
-                v.push(Finding::error(Code::WrongKeyUsage, "the signer's certificate does not allow signing (keyUsage has neither digitalSignature nor nonRepudiation): the sender needs a signing certificate").about(&subject));
+                v.push(Finding::error(Code::WrongKeyUsage, "the signer's certificate does not allow signing (keyUsage has neither digitalSignature nor nonRepudiation): the sender needs a signing certificate").about(subject()));
             }
         }
         Ok(None) => {}
@@ -741,7 +751,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                 Code::Malformed,
                 format!("the signer's keyUsage cannot be read: {e}"),
             )
-            .about(&subject),
+            .about(subject()),
         ),
     }
     match cert.ext_key_usage() {
@@ -752,7 +762,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                 .iter()
                 .any(|o| *o == const_oid::db::rfc5280::ID_KP_EMAIL_PROTECTION || *o == any)
             {
-                v.push(Finding::error(Code::WrongExtendedKeyUsage, "the signer's certificate is not for e-mail (extKeyUsage lacks emailProtection): the sender needs an S/MIME certificate").about(&subject));
+                v.push(Finding::error(Code::WrongExtendedKeyUsage, "the signer's certificate is not for e-mail (extKeyUsage lacks emailProtection): the sender needs an S/MIME certificate").about(subject()));
             }
         }
         Ok(None) => {}
@@ -761,7 +771,7 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                 Code::Malformed,
                 format!("the signer's extKeyUsage cannot be read: {e}"),
             )
-            .about(&subject),
+            .about(subject()),
         ),
     }
     for from in opts
@@ -775,13 +785,13 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
                 Code::SignerAddressMismatch,
                 format!("the message is From {from} but the signer's certificate is for {}: it may be forged, or the sender signs with another address's certificate", if names.is_empty() { "no address".to_string() } else { names }),
             )
-            .about(&subject),
+            .about(subject()),
         );
     }
     if cert.key_type().is_err() {
         v.push(
             Finding::warning(Code::WeakAlgorithm, "the signer's key is of a size or type Cachet does not issue (e.g. RSA below 2048 bits): accepted for old mail only")
-                .about(&subject),
+                .about(subject()),
         );
     }
 }
@@ -1032,8 +1042,7 @@ pub fn verify(
     if let Some(set) = &sd.certificates {
         for c in set.0.iter() {
             if let cms::CertificateChoices::Certificate(cert) = c
-                && let Ok(der) = cert.to_der()
-                && let Ok(p) = ParsedCertificate::from_der(&der)
+                && let Ok(p) = ParsedCertificate::from_certificate(cert.clone())
             {
                 report.certificates.push(p);
             }
