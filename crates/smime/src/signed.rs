@@ -355,12 +355,12 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         certificates.push(s.certificate);
         certificates.extend(s.chain.iter());
     }
-    let mut cert_set = SetOfVec::new();
-    for c in certificates {
-        let choice = cms::CertificateChoices::Certificate(c.inner().clone());
-        // Duplicates (a shared intermediate) are skipped: a SET holds each once.
-        let _ = cert_set.insert(choice);
-    }
+    // certificates [0] IMPLICIT SET OF: the certificates' own DER, in DER order (X.690
+    // §11.6), each once (a shared intermediate) — not re-encoded from decoded structures.
+    let mut cert_ders: Vec<&[u8]> = certificates.iter().map(|c| c.der()).collect();
+    cert_ders.sort_unstable();
+    cert_ders.dedup();
+    let certificates = cms::tlv(0xa0, &cert_ders);
     let econtent = match req.encapsulated {
         Some(content) => {
             let os = OctetString::new(content).map_err(enc)?;
@@ -368,24 +368,28 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         }
         None => None,
     };
-    let sd = SignedData {
-        // RFC 5652 §5.1: version 3 when any SignerInfo is version 3, else 1 (id-data, no
-        // attribute certificates).
-        version: if any_v3 {
-            cms::CmsVersion::V3
-        } else {
-            cms::CmsVersion::V1
-        },
-        digest_algorithms,
-        encap_content_info: cms::EncapsulatedContentInfo {
-            econtent_type: oid::ID_DATA,
-            econtent,
-        },
-        certificates: Some(cms::CertificateSet(cert_set)),
-        crls: None,
-        signer_infos: cms::SignerInfos(signer_infos),
+    // RFC 5652 §5.1: version 3 when any SignerInfo is version 3, else 1 (id-data, no
+    // attribute certificates).
+    let version = if any_v3 {
+        cms::CmsVersion::V3
+    } else {
+        cms::CmsVersion::V1
     };
-    Ok(cms::encode_content_info(oid::ID_SIGNED_DATA, &sd)?)
+    let eci = cms::EncapsulatedContentInfo {
+        econtent_type: oid::ID_DATA,
+        econtent,
+    };
+    let signed_data = cms::tlv(
+        0x30,
+        &[
+            &version.to_der().map_err(enc)?,
+            &digest_algorithms.to_der().map_err(enc)?,
+            &eci.to_der().map_err(enc)?,
+            &certificates,
+            &cms::SignerInfos(signer_infos).to_der().map_err(enc)?,
+        ],
+    );
+    Ok(cms::wrap_content_info(oid::ID_SIGNED_DATA, &signed_data)?)
 }
 
 /// Certificate signatures already verified, keyed by the SHA-256 of the issuer's public key

@@ -273,21 +273,53 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
     })
 }
 
-/// Encodes `ContentInfo { contentType, [0] EXPLICIT content }` (RFC 5652 §3) in DER.
+/// Encodes `ContentInfo { contentType, [0] EXPLICIT content }` (RFC 5652 §3) in DER: the
+/// content encoded once and wrapped, not encoded, parsed back and encoded again.
 pub fn encode_content_info<T: Encode>(
     content_type: ObjectIdentifier,
     content: &T,
 ) -> Result<Vec<u8>, CmsError> {
     let content = content
         .to_der()
-        .and_then(|der| der::Any::from_der(&der))
         .map_err(|e| CmsError::malformed("content", e))?;
-    ContentInfo {
-        content_type,
-        content,
+    wrap_content_info(content_type, &content)
+}
+
+/// `ContentInfo` around the DER `content` (RFC 5652 §3).
+pub fn wrap_content_info(
+    content_type: ObjectIdentifier,
+    content: &[u8],
+) -> Result<Vec<u8>, CmsError> {
+    let oid = content_type
+        .to_der()
+        .map_err(|e| CmsError::malformed("contentType", e))?;
+    let explicit = tlv_header(0xa0, content.len());
+    let mut out = tlv_header(0x30, oid.len() + explicit.len() + content.len());
+    out.reserve(oid.len() + explicit.len() + content.len());
+    out.extend_from_slice(&oid);
+    out.extend_from_slice(&explicit);
+    out.extend_from_slice(content);
+    Ok(out)
+}
+
+/// The identifier and DER length octets of an element of `len` content octets (one-octet
+/// tags only).
+pub fn tlv_header(tag: u8, len: usize) -> Vec<u8> {
+    let mut h = Vec::with_capacity(10);
+    h.push(tag);
+    crate::stream::splice::der_length(len as u64, &mut h);
+    h
+}
+
+/// An element with a one-octet tag whose contents are `parts` in order.
+pub fn tlv(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let len = parts.iter().map(|p| p.len()).sum();
+    let mut out = tlv_header(tag, len);
+    out.reserve(len);
+    for p in parts {
+        out.extend_from_slice(p);
     }
-    .to_der()
-    .map_err(|e| CmsError::malformed("ContentInfo", e))
+    out
 }
 
 /// The octets of `eContent` (RFC 5652 §5.2), or `None` for a detached signature.
