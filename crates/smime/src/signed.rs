@@ -23,7 +23,6 @@ use const_oid::ObjectIdentifier;
 use der::asn1::{Any, OctetString, SetOfVec};
 use der::{Decode, Encode};
 use spki::AlgorithmIdentifierOwned;
-use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::time::Time;
 
@@ -193,16 +192,23 @@ pub fn capabilities() -> SmimeCapabilities {
     .collect()
 }
 
-fn attribute<T: Encode>(o: ObjectIdentifier, value: &T) -> Result<Attribute, CmsError> {
-    let der = value
-        .to_der()
-        .map_err(|e| CmsError::malformed("attribute", e))?;
-    let any = Any::from_der(&der).map_err(|e| CmsError::malformed("attribute", e))?;
-    let mut values = SetOfVec::new();
-    values
-        .insert(any)
-        .map_err(|e| CmsError::malformed("attribute", e))?;
-    Ok(Attribute { oid: o, values })
+/// `Attribute ::= SEQUENCE { attrType, attrValues SET OF }` (RFC 5652 §5.3) with one value.
+fn attribute_der<T: Encode>(o: ObjectIdentifier, value: &T) -> Result<Vec<u8>, CmsError> {
+    let bad = |e: der::Error| CmsError::malformed("attribute", e);
+    let value = value.to_der().map_err(bad)?;
+    Ok(cms::tlv(
+        0x30,
+        &[&o.to_der().map_err(bad)?, &cms::tlv(0x31, &[&value])],
+    ))
+}
+
+/// The SMIMECapabilities attribute, the same in every signature: encoded once.
+fn capabilities_attribute() -> Result<&'static [u8], CmsError> {
+    static ATTR: std::sync::OnceLock<Result<Vec<u8>, CmsError>> = std::sync::OnceLock::new();
+    ATTR.get_or_init(|| attribute_der(oid::SMIME_CAPABILITIES, &capabilities()))
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
 }
 
 /// The SignerInfo.signatureAlgorithm Cachet writes: rsaEncryption (as OpenSSL, NSS and
@@ -233,7 +239,7 @@ fn signature_algorithm_identifier(kt: KeyType, d: DigestAlgorithm) -> AlgorithmI
 pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
     let enc = |e: der::Error| SignError::Cms(CmsError::malformed("SignedData", e));
     let mut digest_algorithms = SetOfVec::new();
-    let mut signer_infos = SetOfVec::new();
+    let mut signer_infos: Vec<Vec<u8>> = Vec::new();
     let mut certificates: Vec<&ParsedCertificate> = Vec::new();
     let mut any_v3 = false;
     for s in req.signers {
@@ -264,18 +270,18 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         let _ = digest_algorithms.insert(digest_alg.clone());
 
         let cert = s.certificate.inner();
-        let mut attrs = SetOfVec::new();
         let time = cachet_pki::time::x509_time(req.signing_time)
             .map_err(|e| SignError::Key(e.to_string()))?;
-        for a in [
-            attribute(oid::ID_CONTENT_TYPE, &oid::ID_DATA)?,
-            attribute(oid::ID_SIGNING_TIME, &time)?,
-            attribute(
+        // The signed attributes, each encoded once; the SET OF in DER order (X.690 §11.6).
+        let mut attrs: Vec<Vec<u8>> = vec![
+            attribute_der(oid::ID_CONTENT_TYPE, &oid::ID_DATA)?,
+            attribute_der(oid::ID_SIGNING_TIME, &time)?,
+            attribute_der(
                 oid::ID_MESSAGE_DIGEST,
                 &OctetString::new(digest).map_err(enc)?,
             )?,
-            attribute(oid::SMIME_CAPABILITIES, &capabilities())?,
-            attribute(
+            capabilities_attribute()?.to_vec(),
+            attribute_der(
                 oid::ID_AA_SIGNING_CERTIFICATE_V2,
                 &SigningCertificateV2 {
                     certs: vec![EssCertIdV2 {
@@ -294,11 +300,11 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
                     policies: None,
                 },
             )?,
-        ] {
-            attrs.insert(a).map_err(enc)?;
-        }
+        ];
+        attrs.sort_unstable();
+        let attr_parts: Vec<&[u8]> = attrs.iter().map(Vec::as_slice).collect();
         // RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF.
-        let attrs_der = attrs.to_der().map_err(enc)?;
+        let mut attrs_der = cms::tlv(0x31, &attr_parts);
         let pss = req.rsa_pss && kt.is_rsa();
         let signature = if pss {
             s.key
@@ -306,13 +312,15 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         } else {
             s.key.sign(&attrs_der)?
         };
+        // …and is sent as [0] IMPLICIT.
+        attrs_der[0] = 0xa0;
         let sid = match req.sid {
-            SidKind::IssuerAndSerialNumber => {
-                SignerIdentifier::IssuerAndSerialNumber(IssuerAndSerialNumber {
-                    issuer: cert.tbs_certificate().issuer().clone(),
-                    serial_number: cert.tbs_certificate().serial_number().clone(),
-                })
+            SidKind::IssuerAndSerialNumber => IssuerAndSerialNumber {
+                issuer: cert.tbs_certificate().issuer().clone(),
+                serial_number: cert.tbs_certificate().serial_number().clone(),
             }
+            .to_der()
+            .map_err(enc)?,
             SidKind::SubjectKeyIdentifier => {
                 any_v3 = true;
                 let ski = s
@@ -325,33 +333,36 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
                             "the signer's certificate has no subjectKeyIdentifier".into(),
                         )
                     })?;
-                SignerIdentifier::SubjectKeyIdentifier(x509_cert::ext::pkix::SubjectKeyIdentifier(
-                    OctetString::new(ski).map_err(enc)?,
-                ))
+                // [0] IMPLICIT SubjectKeyIdentifier (RFC 5652 §5.3).
+                cms::tlv(0x80, &[&ski])
             }
         };
-        signer_infos
-            .insert(SignerInfo {
-                version: if req.sid == SidKind::SubjectKeyIdentifier {
-                    cms::CmsVersion::V3
-                } else {
-                    cms::CmsVersion::V1
-                },
-                sid,
-                digest_alg,
-                signed_attrs: Some(attrs),
-                signature_algorithm: if pss {
-                    AlgorithmIdentifierOwned::from_der(
-                        &SignatureAlgorithm::RsaPssSha256.algorithm_identifier_der(),
-                    )
+        let version = if req.sid == SidKind::SubjectKeyIdentifier {
+            cms::CmsVersion::V3
+        } else {
+            cms::CmsVersion::V1
+        };
+        let signature_algorithm = if pss {
+            SignatureAlgorithm::RsaPssSha256.algorithm_identifier_der()
+        } else {
+            signature_algorithm_identifier(kt, d)
+                .to_der()
+                .map_err(enc)?
+        };
+        signer_infos.push(cms::tlv(
+            0x30,
+            &[
+                &version.to_der().map_err(enc)?,
+                &sid,
+                &digest_alg.to_der().map_err(enc)?,
+                &attrs_der,
+                &signature_algorithm,
+                &OctetString::new(signature)
                     .map_err(enc)?
-                } else {
-                    signature_algorithm_identifier(kt, d)
-                },
-                signature: OctetString::new(signature).map_err(enc)?,
-                unsigned_attrs: None,
-            })
-            .map_err(enc)?;
+                    .to_der()
+                    .map_err(enc)?,
+            ],
+        ));
         certificates.push(s.certificate);
         certificates.extend(s.chain.iter());
     }
@@ -379,6 +390,9 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
         econtent_type: oid::ID_DATA,
         econtent,
     };
+    signer_infos.sort_unstable();
+    let si_parts: Vec<&[u8]> = signer_infos.iter().map(Vec::as_slice).collect();
+    let signer_infos_der = cms::tlv(0x31, &si_parts);
     let signed_data = cms::tlv(
         0x30,
         &[
@@ -386,7 +400,7 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
             &digest_algorithms.to_der().map_err(enc)?,
             &eci.to_der().map_err(enc)?,
             &certificates,
-            &cms::SignerInfos(signer_infos).to_der().map_err(enc)?,
+            &signer_infos_der,
         ],
     );
     Ok(cms::wrap_content_info(oid::ID_SIGNED_DATA, &signed_data)?)

@@ -476,16 +476,21 @@ pub fn plan_7bit_safe(
 }
 
 /// Reads the header block at the start of `entity`: a small read first, the largest allowed
-/// only when the block is longer, so many small parts cost little.
-pub fn read_header_block(
-    src: &dyn Source,
+/// only when the block is longer, so many small parts cost little. Borrowed when the source
+/// is in memory.
+pub fn read_header_block<'a>(
+    src: &'a dyn Source,
     entity: Range<u64>,
     limits: &Limits,
-) -> Result<(Vec<u8>, usize), MimeError> {
+) -> Result<(Cow<'a, [u8]>, usize), MimeError> {
     let available = entity.end.saturating_sub(entity.start);
     for want in [16 * 1024u64, limits.max_header_bytes as u64 + 4096] {
         let n = available.min(want);
-        let window = read_range(src, entity.start..entity.start + n)?;
+        let range = entity.start..entity.start + n;
+        let window = match src.borrow(range.clone()) {
+            Some(b) => Cow::Borrowed(b),
+            None => Cow::Owned(read_range(src, range)?),
+        };
         let body_start = parse_header_block(&window, limits)?.body_start;
         if body_start < window.len() || n == available {
             return Ok((window, body_start));

@@ -408,10 +408,13 @@ fn push_outer(out: &mut Vec<u8>, outer: &[HeaderField<'_>]) {
 /// A boundary that does not occur in `content`: 24 random hex digits after a fixed prefix.
 pub fn fresh_boundary(content: &[u8], random: &mut dyn FnMut() -> [u8; 12]) -> String {
     loop {
-        let r = random();
-        let b: String = std::iter::once("----=_cachet_".to_string())
-            .chain(r.iter().map(|x| format!("{x:02x}")))
-            .collect();
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut b = String::with_capacity(13 + 24);
+        b.push_str("----=_cachet_");
+        for x in random() {
+            b.push(char::from(HEX[usize::from(x >> 4)]));
+            b.push(char::from(HEX[usize::from(x & 15)]));
+        }
         if memchr::memmem::find(content, b.as_bytes()).is_none() {
             return b;
         }
