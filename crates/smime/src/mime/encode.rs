@@ -338,6 +338,52 @@ impl SafetyScan {
     }
 }
 
+/// A streaming transfer encoding: [`QuotedPrintable`] or [`Base64Lines`].
+trait TransferEncoder {
+    fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>);
+    fn finish_into(&mut self, out: &mut Vec<u8>);
+}
+
+impl TransferEncoder for QuotedPrintable {
+    fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.feed(data, out);
+    }
+
+    fn finish_into(&mut self, out: &mut Vec<u8>) {
+        std::mem::take(self).finish(out);
+    }
+}
+
+impl TransferEncoder for Base64Lines {
+    fn feed_into(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        self.feed(data, out);
+    }
+
+    fn finish_into(&mut self, out: &mut Vec<u8>) {
+        std::mem::take(self).finish(out);
+    }
+}
+
+/// Encodes `src[range]` with `encoder`, passing the text to `emit` chunk by chunk.
+fn encode_range(
+    encoder: &mut dyn TransferEncoder,
+    src: &dyn Source,
+    range: &Range<u64>,
+    raw: &mut Vec<u8>,
+    emit: &mut dyn FnMut(&[u8]) -> Result<(), MimeError>,
+) -> Result<(), MimeError> {
+    for_each_chunk(src, range.clone(), |c| {
+        encoder.feed_into(c, raw);
+        let step = emit(raw);
+        raw.clear();
+        step
+    })?;
+    encoder.finish_into(raw);
+    let step = emit(raw);
+    raw.clear();
+    step
+}
+
 /// One piece of a [`SafeEntity`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -403,30 +449,20 @@ impl SafeEntity {
             match p {
                 Piece::Bytes(b) => emit_slice(b)?,
                 Piece::Copy(r) => for_each_chunk(src, r.clone(), &mut emit_slice)?,
-                Piece::QuotedPrintable(r) => {
-                    let mut q = QuotedPrintable::default();
-                    for_each_chunk(src, r.clone(), |c| {
-                        q.feed(c, &mut raw);
-                        let step = emit_slice(&raw);
-                        raw.clear();
-                        step
-                    })?;
-                    q.finish(&mut raw);
-                    emit_slice(&raw)?;
-                    raw.clear();
-                }
-                Piece::Base64(r) => {
-                    let mut e = Base64Lines::default();
-                    for_each_chunk(src, r.clone(), |c| {
-                        e.feed(c, &mut raw);
-                        let step = emit_slice(&raw);
-                        raw.clear();
-                        step
-                    })?;
-                    e.finish(&mut raw);
-                    emit_slice(&raw)?;
-                    raw.clear();
-                }
+                Piece::QuotedPrintable(r) => encode_range(
+                    &mut QuotedPrintable::default(),
+                    src,
+                    r,
+                    &mut raw,
+                    &mut emit_slice,
+                )?,
+                Piece::Base64(r) => encode_range(
+                    &mut Base64Lines::default(),
+                    src,
+                    r,
+                    &mut raw,
+                    &mut emit_slice,
+                )?,
             }
         }
         Ok(())

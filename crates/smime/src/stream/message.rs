@@ -86,6 +86,24 @@ fn with_inner<T>(
     })
 }
 
+/// Renders `plan` (canonical) into `f`, whose errors come back as they were (not as the
+/// I/O errors `render` speaks).
+fn render_each(
+    plan: &SafeEntity,
+    inner: &Spliced<'_>,
+    f: &mut dyn FnMut(&[u8]) -> Result<(), MessageError>,
+) -> Result<(), MessageError> {
+    let mut failure = None;
+    plan.render(inner, true, &mut |c| {
+        f(c).map_err(|e| {
+            let msg = e.to_string();
+            failure = Some(e);
+            std::io::Error::other(msg)
+        })
+    })
+    .map_err(|e| failure.take().unwrap_or_else(|| e.into()))
+}
+
 /// Base64 lines of CMS written to `out` as they fill.
 struct Base64Out<'w> {
     enc: Base64Lines,
@@ -196,15 +214,7 @@ pub fn sign_message(
             .map_err(write_err)?;
         let mut b64 = Base64Out::new(out);
         b64.feed(&s.prefix)?;
-        let mut failure = None;
-        plan.render(inner, true, &mut |c| {
-            b64.feed(c).map_err(|e| {
-                let msg = e.to_string();
-                failure = Some(e);
-                std::io::Error::other(msg)
-            })
-        })
-        .map_err(|e| failure.take().unwrap_or_else(|| e.into()))?;
+        render_each(plan, inner, &mut |c| b64.feed(c))?;
         b64.feed(&s.suffix)?;
         b64.finish()
     })
@@ -269,20 +279,14 @@ pub fn encrypt_message(
         let mut b64 = Base64Out::new(out);
         b64.feed(&prefix)?;
         let mut ct = Vec::with_capacity(OUT_CHUNK + 64);
-        let mut failure = None;
-        plan.render(inner, true, &mut |c| {
+        render_each(plan, inner, &mut |c| {
             let step = enc
                 .update(c, &mut ct)
                 .map_err(MessageError::from)
                 .and_then(|()| b64.feed(&ct));
             ct.clear();
-            step.map_err(|e| {
-                let msg = e.to_string();
-                failure = Some(e);
-                std::io::Error::other(msg)
-            })
-        })
-        .map_err(|e| failure.take().unwrap_or_else(|| e.into()))?;
+            step
+        })?;
         enc.finish(&mut ct)?;
         b64.feed(&ct)?;
         b64.finish()
