@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod bench_cmd;
+mod capabilities;
 mod commands;
 mod io;
 mod smime_cmd;

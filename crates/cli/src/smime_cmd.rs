@@ -1,6 +1,7 @@
 //! `cachet smime sign|verify|encrypt|decrypt`: S/MIME messages (RFC 8551) or raw CMS, from
 //! files or pipes.
 
+use crate::capabilities::Book;
 use crate::io::{CliError, Result, read_file, read_password};
 use crate::stream_io::{CmsWriter, FileSource, Held, OutputSink, open_input};
 use cachet_crypto::PrivateKey;
@@ -119,6 +120,10 @@ pub enum SmimeCommand {
         /// The detached content of a raw (der/pem) signature.
         #[arg(long, value_name = "FILE")]
         content: Option<PathBuf>,
+        /// Remember in FILE what each signer of a valid message can decrypt (its
+        /// SMIMECapabilities), for `encrypt --capabilities FILE`.
+        #[arg(long, value_name = "FILE")]
+        capabilities: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -132,10 +137,14 @@ pub enum SmimeCommand {
         /// file); repeatable.
         #[arg(long = "recipient", value_name = "CERT", required = true)]
         recipients: Vec<PathBuf>,
-        /// Content encryption. Default aes-256-cbc, which every client reads; choose
-        /// aes-256-gcm when every recipient is known to read AuthEnvelopedData.
+        /// Content encryption. Default: aes-256-gcm when every recipient is known (from
+        /// --capabilities) to read it, else aes-256-cbc, which every client reads.
         #[arg(long, value_enum)]
         cipher: Option<CipherArg>,
+        /// What correspondents advertised in their signed mail, as `verify --capabilities`
+        /// records it: chooses AES-GCM when every recipient is known to read it.
+        #[arg(long, value_name = "FILE")]
+        capabilities: Option<PathBuf>,
         /// Give RSA recipients the key with RSAES-OAEP (SHA-256) instead of PKCS#1 v1.5.
         #[arg(long)]
         oaep: bool,
@@ -349,6 +358,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             intermediates,
             at,
             content,
+            capabilities,
             json,
             io,
         } => {
@@ -412,6 +422,12 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 }
             };
             print_report(&report, json)?;
+            if let Some(path) = &capabilities {
+                let mut book = Book::load(path)?;
+                if book.record(&report, now) > 0 {
+                    book.save(path)?;
+                }
+            }
             if let (Some(h), true) = (held, report.verdict.is_valid()) {
                 h.release(io.out.as_deref())?;
             }
@@ -420,10 +436,19 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
         SmimeCommand::Encrypt {
             recipients,
             cipher,
+            capabilities,
             oaep,
             gcm_tag_len,
             io,
-        } => encrypt_command(&recipients, cipher, oaep, gcm_tag_len, &io, &limits),
+        } => encrypt_command(
+            &recipients,
+            cipher,
+            capabilities.as_deref(),
+            oaep,
+            gcm_tag_len,
+            &io,
+            &limits,
+        ),
         SmimeCommand::Decrypt {
             cert,
             key,
@@ -447,12 +472,13 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
     }
 }
 
-/// The default content encryption: AES-256-CBC, which every S/MIME client reads.
+/// The default content encryption without `--capabilities`: AES-256-CBC, which every S/MIME
+/// client reads.
 ///
 /// DESIGN principle 5 asks for AES-256-GCM when every recipient is known to read it. Knowing
 /// that needs the SMIMECapabilities each recipient advertised in signed mail (RFC 8551
-/// §2.7.1), and the offline command has no store of those; so it writes what every recipient
-/// reads, and `--cipher aes-256-gcm` is the sender's choice when they know better.
+/// §2.7.1): `verify --capabilities FILE` records them and `encrypt --capabilities FILE`
+/// chooses by them; without the file, `--cipher aes-256-gcm` is the sender's choice.
 const DEFAULT_CIPHER: ContentCipher = ContentCipher::Aes256Cbc;
 
 /// The first certificate of each `--recipient` file.
@@ -471,13 +497,38 @@ fn read_recipients(paths: &[PathBuf]) -> Result<Vec<ParsedCertificate>> {
 fn encrypt_command(
     recipients: &[PathBuf],
     cipher: Option<CipherArg>,
+    capabilities: Option<&std::path::Path>,
     oaep: bool,
     gcm_tag_len: u8,
     io: &Io,
     limits: &Limits,
 ) -> Result<ExitCode> {
     let certs = read_recipients(recipients)?;
-    let cipher = cipher.map(ContentCipher::from).unwrap_or(DEFAULT_CIPHER);
+    let cipher = match (cipher, capabilities) {
+        (Some(c), _) => ContentCipher::from(c),
+        (None, None) => DEFAULT_CIPHER,
+        (None, Some(path)) => {
+            let book = Book::load(path)?;
+            let known: Vec<Option<&[ObjectIdentifier]>> = certs
+                .iter()
+                .map(|c| book.lookup(c).map(|e| e.capabilities.as_slice()))
+                .collect();
+            let chosen = ContentCipher::for_recipients(&known);
+            let unknown = known.iter().filter(|k| k.is_none()).count();
+            eprintln!(
+                "cipher {}: {}",
+                chosen.name(),
+                if unknown > 0 {
+                    format!("{unknown} recipient(s) not in {}", path.display())
+                } else if chosen.is_authenticated() {
+                    "every recipient advertised it".to_string()
+                } else {
+                    "not every recipient advertised AES-GCM".to_string()
+                }
+            );
+            chosen
+        }
+    };
     let padding = if oaep {
         RsaPadding::OaepSha256
     } else {

@@ -73,6 +73,27 @@ pub enum ContentCipher {
 }
 
 impl ContentCipher {
+    /// The content encryption for recipients whose SMIMECapabilities (RFC 8551 §2.5.2) are
+    /// known or not (`None`): AES-256-GCM when every recipient advertised it, else
+    /// AES-128-GCM when every recipient advertised that, else AES-256-CBC — which RFC 8551
+    /// §2.7 obliges every client to read. One unknown recipient means CBC for all: a
+    /// message one recipient cannot open is worse than the weaker mode.
+    pub fn for_recipients(capabilities: &[Option<&[ObjectIdentifier]>]) -> ContentCipher {
+        let all = |o: ObjectIdentifier| {
+            !capabilities.is_empty()
+                && capabilities
+                    .iter()
+                    .all(|c| c.is_some_and(|list| list.contains(&o)))
+        };
+        if all(oid::ID_AES256_GCM) {
+            ContentCipher::Aes256Gcm
+        } else if all(oid::ID_AES128_GCM) {
+            ContentCipher::Aes128Gcm
+        } else {
+            ContentCipher::Aes256Cbc
+        }
+    }
+
     /// Every cipher, strongest first (the order of Cachet's SMIMECapabilities).
     pub const ALL: [ContentCipher; 4] = [
         ContentCipher::Aes256Gcm,
@@ -1309,6 +1330,25 @@ impl ContentDecryptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gcm_only_when_every_recipient_advertised_it() {
+        let both = [oid::ID_AES256_GCM, oid::ID_AES128_GCM, oid::ID_AES256_CBC];
+        let only128 = [oid::ID_AES128_GCM, oid::ID_AES256_CBC];
+        let cbc = [oid::ID_AES256_CBC, oid::ID_AES128_CBC];
+        let pick = ContentCipher::for_recipients;
+        assert_eq!(pick(&[Some(&both[..])]), ContentCipher::Aes256Gcm);
+        assert_eq!(
+            pick(&[Some(&both[..]), Some(&only128[..])]),
+            ContentCipher::Aes128Gcm
+        );
+        assert_eq!(
+            pick(&[Some(&both[..]), Some(&cbc[..])]),
+            ContentCipher::Aes256Cbc
+        );
+        assert_eq!(pick(&[Some(&both[..]), None]), ContentCipher::Aes256Cbc);
+        assert_eq!(pick(&[]), ContentCipher::Aes256Cbc);
+    }
     use cachet_pki::issue::{random_serial, sign_certificate};
     use cachet_pki::name::NameBuilder;
     use cachet_pki::profile::root_ca_template;
