@@ -125,7 +125,14 @@ fn openssl_decrypts_what_cachet_encrypts() {
                 assert_eq!(r.code, 0, "{label}: openssl smime -decrypt: {}", r.stderr);
                 assert_eq!(r.stdout, INNER, "{label}");
             } else {
-                assert_ne!(r.code, 0, "{label}: openssl smime -decrypt now reads it");
+                // It cannot: an error — or, for an OAEP-wrapped key, which `smime` takes as
+                // PKCS#1 v1.5 and (implicit rejection) turns into a random key, garbage in the
+                // ~1 run in 256 where that key happens to give valid CBC padding. Never the
+                // plaintext.
+                assert!(
+                    r.code != 0 || (oaep && r.stdout != INNER),
+                    "{label}: openssl smime -decrypt now reads it"
+                );
                 assert!(!r.stdout.contains("100 EUR"), "{label}");
             }
             // Cachet reads its own output too.
