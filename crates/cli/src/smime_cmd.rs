@@ -185,11 +185,24 @@ fn write_failed(e: std::io::Error) -> CliError {
     CliError(format!("cannot write the output: {e}"))
 }
 
-/// The path of `--in`, for inputs read whole (a raw detached signature).
-fn input_path(io: &Io) -> PathBuf {
-    io.input
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("/dev/stdin"))
+/// The largest detached raw signature read (certificates and CRLs included).
+const MAX_RAW_SIGNATURE: u64 = 64 << 20;
+
+/// The decoded bytes of `cms`, at most [`MAX_RAW_SIGNATURE`].
+fn read_whole(cms: &CmsInput<'_>) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    cms.reader()
+        .take(MAX_RAW_SIGNATURE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CliError(format!("malformed: the signature cannot be read: {e}")))?;
+    if bytes.len() as u64 > MAX_RAW_SIGNATURE {
+        return Err(CliError(format!(
+            "the signature is larger than {} MiB",
+            MAX_RAW_SIGNATURE >> 20
+        )));
+    }
+    Ok(bytes)
 }
 
 /// Where the raw CMS of a `--format der|pem` input lies: all of a DER file, or the base64
@@ -284,21 +297,6 @@ fn parse_time(s: &str) -> Result<u64> {
 /// The PEM labels raw CMS input may carry: RFC 7468's CMS, OpenSSL's PKCS7, and what GnuPG's
 /// `gpgsm --armor` writes (SIGNED MESSAGE, ENCRYPTED MESSAGE).
 const CMS_PEM_LABELS: [&str; 4] = ["CMS", "PKCS7", "SIGNED MESSAGE", "ENCRYPTED MESSAGE"];
-
-/// Decodes raw CMS input (DER, or PEM with one of [`CMS_PEM_LABELS`]).
-fn raw_cms(bytes: &[u8], format: Format) -> Result<Vec<u8>> {
-    match format {
-        Format::Pem if !cachet_pki::pem::is_pem(bytes) => Err(CliError(
-            "--format pem was given but the input holds no PEM block".into(),
-        )),
-        Format::Pem => cachet_pki::pem::der_objects(bytes, &CMS_PEM_LABELS, "CMS")
-            .map_err(|e| CliError(e.to_string()))?
-            .into_iter()
-            .next()
-            .ok_or_else(|| CliError("no CMS block found".into())),
-        _ => Ok(bytes.to_vec()),
-    }
-}
 
 /// Runs an `smime` subcommand.
 pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
@@ -396,11 +394,10 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             let report = match io.format {
                 Format::Der | Format::Pem => match &content {
                     Some(p) => {
-                        // A detached raw signature is small; its content is streamed.
-                        let sig = raw_cms(
-                            &crate::io::read_file_up_to(&input_path(&io), "signature", 64 << 20)?,
-                            io.format,
-                        )?;
+                        // A detached raw signature is small: read whole (from the input
+                        // already opened — standard input is spooled once); its content is
+                        // streamed.
+                        let sig = read_whole(&cms_input(&input.source, io.format)?)?;
                         let c = open_input(Some(p), "content")?;
                         stream_signed::verify_detached(
                             &c.source,
