@@ -8,7 +8,7 @@
 //! time replaces an older one. The file holds no secret but is written 0600 like everything
 //! Cachet makes about people, and replaced atomically.
 
-use crate::io::{CliError, Result};
+use crate::io::{CliError, Output, Result};
 use cachet_pki::ParsedCertificate;
 use cachet_smime::signed::SignedReport;
 use const_oid::ObjectIdentifier;
@@ -133,20 +133,11 @@ impl Book {
             .collect();
         let text = serde_json::to_vec_pretty(&json!({ "correspondents": correspondents }))
             .map_err(|e| CliError(e.to_string()))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".cachet-")
-            .tempfile_in(&dir)
+        let mut out = Output::open(Some(path))?;
+        out.write_all(&text)
+            .and_then(|_| out.write_all(b"\n"))
             .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
-        tmp.write_all(&text)
-            .and_then(|_| tmp.write_all(b"\n"))
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
-        tmp.persist(path)
-            .map_err(|e| CliError(format!("cannot write {}: {}", path.display(), e.error)))?;
+        out.commit()?;
         Ok(())
     }
 }

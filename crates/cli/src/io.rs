@@ -115,50 +115,92 @@ pub fn fill(f: &mut fs::File, path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))
 }
 
-/// An output that replaces `path` atomically (a temporary file in the same directory,
-/// renamed at the end) or goes to standard output. Opening it first checks that the
-/// destination is writable before any work is done.
+/// An output written as it is made, that replaces `path` atomically at
+/// [`commit`](Self::commit) (a temporary file in the same directory, synced, then renamed) or
+/// goes to standard output. Opening it first checks that the destination is writable before
+/// any work is done; dropped without `commit`, the file is never put in place.
 pub enum Output {
-    /// A file.
-    File(tempfile::NamedTempFile, std::path::PathBuf),
-    /// Standard output.
-    Stdout,
+    /// To a file.
+    File(
+        std::io::BufWriter<tempfile::NamedTempFile>,
+        std::path::PathBuf,
+    ),
+    /// To standard output.
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+}
+
+/// A private (0600) temporary file in the directory of `p`, so that renaming it to `p` is
+/// atomic.
+pub fn temp_beside(p: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".cachet-")
+        .tempfile_in(&dir)
+        .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))
 }
 
 impl Output {
     /// Prepares the output.
     pub fn open(path: Option<&Path>) -> Result<Output> {
-        let Some(p) = path else {
-            return Ok(Output::Stdout);
-        };
-        let dir = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".cachet-")
-            .tempfile_in(&dir)
-            .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))?;
-        Ok(Output::File(tmp, p.to_path_buf()))
+        Ok(match path {
+            Some(p) => Output::File(
+                std::io::BufWriter::with_capacity(1 << 20, temp_beside(p)?),
+                p.to_path_buf(),
+            ),
+            None => Output::Stdout(std::io::BufWriter::with_capacity(
+                1 << 20,
+                std::io::stdout(),
+            )),
+        })
     }
 
-    /// Writes `bytes` and puts the file in place.
-    pub fn finish(self, bytes: &[u8]) -> Result<()> {
+    /// Flushes, syncs and puts the file in place.
+    pub fn commit(self) -> Result<()> {
         match self {
-            Output::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(bytes)
-                    .and_then(|_| out.flush())
-                    .map_err(|e| CliError(format!("cannot write to standard output: {e}")))
-            }
-            Output::File(mut tmp, p) => {
-                tmp.write_all(bytes)
-                    .and_then(|_| tmp.as_file().sync_all())
+            Output::Stdout(mut w) => w
+                .flush()
+                .map_err(|e| CliError(format!("cannot write to standard output: {e}"))),
+            Output::File(w, p) => {
+                let tmp = w.into_inner().map_err(|e| {
+                    CliError(format!("cannot write {}: {}", p.display(), e.error()))
+                })?;
+                tmp.as_file()
+                    .sync_all()
                     .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))?;
                 tmp.persist(&p)
                     .map_err(|e| CliError(format!("cannot write {}: {}", p.display(), e.error)))?;
                 Ok(())
             }
+        }
+    }
+
+    /// Writes `bytes` and puts the file in place.
+    pub fn finish(mut self, bytes: &[u8]) -> Result<()> {
+        let what = match &self {
+            Output::File(_, p) => p.display().to_string(),
+            Output::Stdout(_) => "standard output".to_string(),
+        };
+        self.write_all(bytes)
+            .map_err(|e| CliError(format!("cannot write {what}: {e}")))?;
+        self.commit()
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::File(w, _) => w.write(buf),
+            Output::Stdout(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::File(w, _) => w.flush(),
+            Output::Stdout(w) => w.flush(),
         }
     }
 }

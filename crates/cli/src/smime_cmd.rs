@@ -2,8 +2,9 @@
 //! files or pipes.
 
 use crate::capabilities::Book;
+use crate::io::Output;
 use crate::io::{CliError, Result, read_file, read_password};
-use crate::stream_io::{CmsWriter, FileSource, Held, OutputSink, open_input};
+use crate::stream_io::{CmsWriter, FileSource, Held, open_input};
 use cachet_crypto::PrivateKey;
 use cachet_pki::ParsedCertificate;
 use cachet_pki::verdict::{Code, Severity, Verdict};
@@ -336,7 +337,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 signing_time: now,
                 rsa_pss: pss,
             };
-            let mut out = OutputSink::open(io.out.as_deref())?;
+            let mut out = Output::open(io.out.as_deref())?;
             match io.format {
                 Format::Der | Format::Pem => {
                     let mut w =
@@ -538,7 +539,7 @@ fn encrypt_command(
         key_transport: padding,
         gcm_tag_len,
     };
-    let mut out = OutputSink::open(io.out.as_deref())?;
+    let mut out = Output::open(io.out.as_deref())?;
     let fail = |e: cachet_smime::message::MessageError| CliError(e.to_string());
     match io.format {
         Format::Der | Format::Pem => {

@@ -4,14 +4,14 @@
 //! be released after a check (decrypted plaintext before the GCM tag, signed content before
 //! the verdict) held in a private temporary file until then.
 
-use crate::io::{CliError, Result};
+use crate::io::{CliError, Result, temp_beside};
 use cachet_smime::source::Source;
 use cachet_smime::stream::ContentSink;
 use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Read, Seek, Write};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Inputs at least this large show their progress on a terminal.
 const PROGRESS_FROM: u64 = 64 << 20;
@@ -127,75 +127,6 @@ pub fn open_input(path: Option<&Path>, what: &str) -> Result<Input> {
         source: FileSource::new(copy, &name)?,
         _spool: Some(spool),
     })
-}
-
-/// A streamed output: a temporary file beside the destination, renamed into place by
-/// [`commit`](Self::commit), or standard output.
-pub enum OutputSink {
-    /// To a file.
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
-    /// To standard output.
-    Stdout(BufWriter<std::io::Stdout>),
-}
-
-fn temp_beside(p: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".cachet-")
-        .tempfile_in(&dir)
-        .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))
-}
-
-impl OutputSink {
-    /// Prepares the output (checking that the destination is writable first).
-    pub fn open(path: Option<&Path>) -> Result<OutputSink> {
-        Ok(match path {
-            Some(p) => OutputSink::File(
-                BufWriter::with_capacity(1 << 20, temp_beside(p)?),
-                p.to_path_buf(),
-            ),
-            None => OutputSink::Stdout(BufWriter::with_capacity(1 << 20, std::io::stdout())),
-        })
-    }
-
-    /// Flushes, syncs and puts the file in place.
-    pub fn commit(self) -> Result<()> {
-        match self {
-            OutputSink::Stdout(mut w) => w
-                .flush()
-                .map_err(|e| CliError(format!("cannot write to standard output: {e}"))),
-            OutputSink::File(w, p) => {
-                let tmp = w.into_inner().map_err(|e| {
-                    CliError(format!("cannot write {}: {}", p.display(), e.error()))
-                })?;
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| CliError(format!("cannot write {}: {e}", p.display())))?;
-                tmp.persist(&p)
-                    .map_err(|e| CliError(format!("cannot write {}: {}", p.display(), e.error)))?;
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Write for OutputSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            OutputSink::File(w, _) => w.write(buf),
-            OutputSink::Stdout(w) => w.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            OutputSink::File(w, _) => w.flush(),
-            OutputSink::Stdout(w) => w.flush(),
-        }
-    }
 }
 
 /// Raw CMS written as DER, or as PEM (RFC 7468 "CMS", 64 columns) encoded on the fly.
