@@ -66,7 +66,8 @@ impl Base64Lines {
         }
     }
 
-    /// The length of the encoding of `n` bytes, line breaks included.
+    /// The length of the MIME encoding (76 columns, CRLF) of `n` bytes, line breaks
+    /// included; for a PEM encoder only an estimate.
     pub fn encoded_len(n: u64) -> u64 {
         let chars = n.div_ceil(3) * 4;
         chars + chars.div_ceil(76) * 2
