@@ -269,12 +269,8 @@ pub fn run(
                         } else {
                             let signed = sign_message(&msg, &how, &limits).map_err(fail)?;
                             let cached = op == BenchOp::VerifyCached;
-                            let opts = VerifyOptions {
-                                at: now,
-                                trust_anchors: vec![f.root.clone()],
-                                cache: cached.then(|| Arc::new(SignatureCache::new(64))),
-                                ..Default::default()
-                            };
+                            let mut opts = VerifyOptions::trusting(now, [f.root.clone()]);
+                            opts.cache = cached.then(|| Arc::new(SignatureCache::new(64)));
                             let ops = rate(budget, || {
                                 let v = verify_message(&signed, &opts, &limits, &ber);
                                 if !v.report.verdict.is_valid() {

@@ -10,6 +10,7 @@ mod commands;
 mod io;
 mod smime_cmd;
 mod stream_io;
+mod trust_args;
 
 use clap::Parser;
 use std::process::ExitCode;

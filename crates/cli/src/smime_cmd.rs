@@ -5,6 +5,7 @@ use crate::capabilities::Book;
 use crate::io::Output;
 use crate::io::{CliError, Result, read_file, read_password};
 use crate::stream_io::{CmsWriter, FileSource, Held, open_input};
+use crate::trust_args::{TrustArgs, read_certs};
 use cachet_crypto::PrivateKey;
 use cachet_pki::ParsedCertificate;
 use cachet_pki::verdict::{Code, Severity, Verdict};
@@ -109,15 +110,8 @@ pub enum SmimeCommand {
     },
     /// Verify a signed message; exit 0 when valid, 1 when not, 2 when unreadable.
     Verify {
-        /// Trust anchors (PEM bundle or DER); repeatable.
-        #[arg(long, value_name = "FILE")]
-        trust: Vec<PathBuf>,
-        /// More certificates that may complete the chain.
-        #[arg(long, value_name = "FILE")]
-        intermediates: Vec<PathBuf>,
-        /// Check validity at this time (RFC 3339) instead of now.
-        #[arg(long, value_name = "RFC3339")]
-        at: Option<String>,
+        #[command(flatten)]
+        validation: TrustArgs,
         /// The detached content of a raw (der/pem) signature.
         #[arg(long, value_name = "FILE")]
         content: Option<PathBuf>,
@@ -256,12 +250,6 @@ fn memchr_rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
-fn read_certs(path: &std::path::Path, what: &str) -> Result<Vec<ParsedCertificate>> {
-    let bytes = read_file(path, what)?;
-    ParsedCertificate::from_pem_or_der(&bytes)
-        .map_err(|e| CliError(format!("{what} {}: {e}", path.display())))
-}
-
 fn read_key(path: &std::path::Path) -> Result<PrivateKey> {
     let bytes = zeroize::Zeroizing::new(read_file(path, "private key")?);
     let der = if cachet_pki::pem::is_pem(&bytes) {
@@ -283,16 +271,6 @@ fn read_key(path: &std::path::Path) -> Result<PrivateKey> {
     };
     PrivateKey::from_pkcs8_der(&der)
         .map_err(|e| CliError(format!("private key {}: {e}", path.display())))
-}
-
-fn parse_time(s: &str) -> Result<u64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| {
-            CliError(format!(
-                "--at '{s}' is not an RFC 3339 time (e.g. 2026-11-23T12:00:00Z): {e}"
-            ))
-        })?;
-    u64::try_from(t.unix_timestamp()).map_err(|_| CliError(format!("--at '{s}' is before 1970")))
 }
 
 /// The PEM labels raw CMS input may carry: RFC 7468's CMS, OpenSSL's PKCS7, and what GnuPG's
@@ -353,31 +331,21 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmimeCommand::Verify {
-            trust,
-            intermediates,
-            at,
+            validation,
             content,
             capabilities,
             json,
             io,
         } => {
-            let mut anchors = Vec::new();
-            for t in &trust {
-                anchors.extend(read_certs(t, "trust anchor")?);
-            }
-            let mut extra = Vec::new();
-            for t in &intermediates {
-                extra.extend(read_certs(t, "intermediates")?);
-            }
-            let at = match &at {
-                Some(s) => parse_time(s)?,
-                None => now,
-            };
+            let loaded = validation.load(now)?;
             let input = open_input(io.input.as_deref(), "message")?;
             let opts = VerifyOptions {
-                at,
-                trust_anchors: anchors,
-                extra_certificates: extra,
+                at: loaded.at,
+                trust_anchors: loaded.anchors,
+                extra_certificates: loaded.intermediates,
+                crls: loaded.crls,
+                policy: loaded.policy,
+                revocation: loaded.revocation,
                 from_addresses: Vec::new(),
                 cache: None,
             };
@@ -787,12 +755,8 @@ fn decrypt_command(
                 );
                 break;
             }
-            let opts = VerifyOptions {
-                at: now,
-                trust_anchors: anchors.to_vec(),
-                from_addresses: from.clone(),
-                ..Default::default()
-            };
+            let mut opts = VerifyOptions::trusting(now, anchors.iter().cloned());
+            opts.from_addresses = from.clone();
             let mut next = Held::new(io.out.as_deref())?;
             let v =
                 stream_msg::verify_message(&inner, &opts, limits, &BerLimits::default(), &mut next);

@@ -17,6 +17,7 @@
 
 pub mod content;
 pub mod digest;
+pub mod dsa;
 pub mod ecdh;
 pub mod error;
 pub mod kdf;

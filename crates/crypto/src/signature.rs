@@ -36,6 +36,10 @@ pub enum SignatureAlgorithm {
     RsaPssSha384,
     /// RSASSA-PSS with SHA-512, MGF1-SHA-512, 64-byte salt.
     RsaPssSha512,
+    /// id-dsa-with-sha1 (RFC 3279 §2.2.2): verified (old mail, PKITS), never produced.
+    DsaSha1,
+    /// id-dsa-with-sha256 (RFC 5758 §3.1): verified, never produced.
+    DsaSha256,
 }
 
 /// id-RSASSA-PSS (RFC 4055 §3.1). Its parameters say which hash, so the OID alone does not
@@ -178,6 +182,8 @@ impl SignatureAlgorithm {
             Self::EcdsaSha512 => rfc5912::ECDSA_WITH_SHA_512,
             Self::Ed25519 => rfc8410::ID_ED_25519,
             Self::RsaPssSha256 | Self::RsaPssSha384 | Self::RsaPssSha512 => ID_RSASSA_PSS,
+            Self::DsaSha1 => crate::dsa::ID_DSA_WITH_SHA1,
+            Self::DsaSha256 => crate::dsa::ID_DSA_WITH_SHA256,
         }
     }
 
@@ -193,6 +199,8 @@ impl SignatureAlgorithm {
             Self::EcdsaSha384,
             Self::EcdsaSha512,
             Self::Ed25519,
+            Self::DsaSha1,
+            Self::DsaSha256,
         ]
         .into_iter()
         .find(|a| a.oid() == *oid)
@@ -207,9 +215,12 @@ impl SignatureAlgorithm {
         )
     }
 
-    /// Whether this algorithm is weak (SHA-1): accepted on old mail with a warning only.
+    /// Whether this algorithm is weak (SHA-1, DSA): accepted on old mail with a warning only.
     pub fn is_weak(self) -> bool {
-        matches!(self, Self::RsaPkcs1Sha1 | Self::EcdsaSha1)
+        matches!(
+            self,
+            Self::RsaPkcs1Sha1 | Self::EcdsaSha1 | Self::DsaSha1 | Self::DsaSha256
+        )
     }
 
     /// The DER encoding of the AlgorithmIdentifier.
@@ -306,6 +317,14 @@ impl SignatureAlgorithm {
                     return Err(mismatch());
                 }
                 &sig::ED25519
+            }
+            Self::DsaSha1 | Self::DsaSha256 => {
+                let digest = if self == Self::DsaSha1 {
+                    &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY
+                } else {
+                    &aws_lc_rs::digest::SHA256
+                };
+                return crate::dsa::verify(spki_der, digest, message, signature);
             }
         };
         sig::UnparsedPublicKey::new(alg, key)

@@ -34,8 +34,16 @@ impl ParsedCertificate {
         if der_bytes.len() > MAX_CERTIFICATE_LEN {
             return Err(PkiError::malformed("certificate", "larger than 64 KiB"));
         }
-        let cert =
-            Certificate::from_der(der_bytes).map_err(|e| PkiError::malformed("certificate", e))?;
+        let cert = match Certificate::from_der(der_bytes) {
+            Ok(c) => c,
+            Err(e) => match clamp_validity_before_1970(der_bytes) {
+                // The decoded copy has its early time clamped; the DER kept (and verified)
+                // is the one received.
+                Some(patched) => Certificate::from_der(&patched)
+                    .map_err(|_| PkiError::malformed("certificate", e))?,
+                None => return Err(PkiError::malformed("certificate", e)),
+            },
+        };
         Ok(ParsedCertificate {
             der: der_bytes.into(),
             cert: Arc::new(cert),
@@ -150,12 +158,6 @@ impl ParsedCertificate {
 
     /// Verifies this certificate's signature with `issuer_spki_der`.
     pub fn verify_signature(&self, issuer_spki_der: &[u8]) -> Result<()> {
-        let alg = self.signature_algorithm().ok_or_else(|| {
-            PkiError::invalid(
-                "signature algorithm",
-                format!("{} is not supported", self.cert.signature_algorithm().oid),
-            )
-        })?;
         // The signature covers the TBSCertificate exactly as received.
         let tbs = first_element_of_sequence(&self.der, "certificate")?;
         let sig = self
@@ -163,8 +165,7 @@ impl ParsedCertificate {
             .signature()
             .as_bytes()
             .ok_or_else(|| PkiError::malformed("certificate", "signature has unused bits"))?;
-        alg.verify(issuer_spki_der, tbs, sig)?;
-        Ok(())
+        verify_signed(self.cert.signature_algorithm(), issuer_spki_der, tbs, sig)
     }
 
     /// All extensions, in order.
@@ -291,6 +292,100 @@ pub(crate) fn first_element_of_sequence<'a>(
     outer
         .get(start..end)
         .ok_or_else(|| PkiError::malformed(what, "truncated"))
+}
+
+/// RFC 5280 §4.1.2.5.1 reads UTCTime years 50–69 as 1950–1969, which the `der` crate
+/// cannot represent (it stops at 1970). Certificates valid from before 1970 exist (PKITS
+/// 4.2.3 has one); to decode them, a copy of the DER gets such a validity time replaced by
+/// 1970-01-01T00:00:00Z, which changes no verdict at any time Cachet checks (a notBefore
+/// before 1970 is in the past either way; a notAfter before 1970 has expired either way).
+/// Returns `None` when the validity has no such time.
+fn clamp_validity_before_1970(der_bytes: &[u8]) -> Option<Vec<u8>> {
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL,
+    //   serialNumber, signature, issuer, validity SEQUENCE { notBefore, notAfter }, … } … }
+    fn header(b: &[u8], at: usize) -> Option<(u8, usize, usize)> {
+        let tag = *b.get(at)?;
+        let first = *b.get(at + 1)?;
+        if first < 0x80 {
+            return Some((tag, at + 2, usize::from(first)));
+        }
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = (len << 8) | usize::from(*b.get(at + 2 + i)?);
+        }
+        Some((tag, at + 2 + n, len))
+    }
+    let (_, cert_body, _) = header(der_bytes, 0)?;
+    let (_, tbs_body, _) = header(der_bytes, cert_body)?;
+    let mut at = tbs_body;
+    let (tag, body, len) = header(der_bytes, at)?;
+    if tag == 0xa0 {
+        at = body + len; // version
+    }
+    for _ in 0..3 {
+        // serialNumber, signature, issuer
+        let (_, body, len) = header(der_bytes, at)?;
+        at = body + len;
+    }
+    let (tag, validity_body, _) = header(der_bytes, at)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut out = der_bytes.to_vec();
+    let mut changed = false;
+    let mut t = validity_body;
+    for _ in 0..2 {
+        let (tag, body, len) = header(der_bytes, t)?;
+        if tag == 0x17 && len == 13 {
+            let yy = der_bytes.get(body..body + 2)?;
+            if yy.iter().all(u8::is_ascii_digit)
+                && (b"50".as_slice()..=b"69".as_slice()).contains(&yy)
+            {
+                out.get_mut(body..body + 13)?
+                    .copy_from_slice(b"700101000000Z");
+                changed = true;
+            }
+        }
+        t = body + len;
+    }
+    changed.then_some(out)
+}
+
+/// Verifies `signature` over `tbs` with `spki_der` under the AlgorithmIdentifier `alg` —
+/// the one check for certificates, CRLs and OCSP responses. RSASSA-PSS reads its parameters
+/// (RFC 4055 §3.1); every other algorithm is named by its OID.
+pub(crate) fn verify_signed(
+    alg: &spki::AlgorithmIdentifierOwned,
+    spki_der: &[u8],
+    tbs: &[u8],
+    signature: &[u8],
+) -> Result<()> {
+    if alg.oid == cachet_crypto::signature::ID_RSASSA_PSS {
+        let params = alg
+            .to_der()
+            .ok()
+            .and_then(|d| cachet_crypto::signature::pss_parameters(&d))
+            .ok_or_else(|| {
+                PkiError::invalid(
+                    "signature algorithm",
+                    "RSASSA-PSS parameters are unsupported or malformed",
+                )
+            })?;
+        params.verify(spki_der, tbs, signature)?;
+        return Ok(());
+    }
+    let a = SignatureAlgorithm::from_oid(&alg.oid).ok_or_else(|| {
+        PkiError::invalid(
+            "signature algorithm",
+            format!("{} is not supported", alg.oid),
+        )
+    })?;
+    a.verify(spki_der, tbs, signature)?;
+    Ok(())
 }
 
 /// String values of every attribute `oid` in `name`.

@@ -5,12 +5,14 @@ use crate::cert::ParsedCertificate;
 use crate::error::{PkiError, Result};
 use crate::ext;
 use crate::time::{UnixTime, unix, x509_time};
-use cachet_crypto::{PrivateKey, SignatureAlgorithm};
+use crate::validate::revocation::CrlIndex;
+use cachet_crypto::PrivateKey;
 use const_oid::db::rfc5280 as oids;
 use der::asn1::{AnyRef, BitStringRef, OctetString, UintRef};
 use der::{Decode, Encode, Enumerated, Sequence};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::CrlNumber;
@@ -34,12 +36,16 @@ pub enum RevocationReason {
     CessationOfOperation = 5,
     /// certificateHold (6): read only; Cachet never puts certificates on hold.
     CertificateHold = 6,
+    /// removeFromCRL (8): only in delta CRLs, undoing a hold (RFC 5280 §5.3.1).
+    RemoveFromCrl = 8,
     /// privilegeWithdrawn (9).
     PrivilegeWithdrawn = 9,
+    /// aACompromise (10).
+    AaCompromise = 10,
 }
 
 impl RevocationReason {
-    const NAMES: [(RevocationReason, &'static str); 8] = [
+    const NAMES: [(RevocationReason, &'static str); 10] = [
         (Self::Unspecified, "unspecified"),
         (Self::KeyCompromise, "key-compromise"),
         (Self::CaCompromise, "ca-compromise"),
@@ -47,7 +53,9 @@ impl RevocationReason {
         (Self::Superseded, "superseded"),
         (Self::CessationOfOperation, "cessation-of-operation"),
         (Self::CertificateHold, "certificate-hold"),
+        (Self::RemoveFromCrl, "remove-from-crl"),
         (Self::PrivilegeWithdrawn, "privilege-withdrawn"),
+        (Self::AaCompromise, "aa-compromise"),
     ];
 
     /// Kebab-case name as the CLI takes it.
@@ -240,11 +248,15 @@ pub fn build_crl(
     .map_err(enc)
 }
 
-/// A decoded CRL. Parsing is not validation.
+/// A decoded CRL. Parsing is not validation. Cloning is cheap (shared), and what
+/// validation derives from a CRL — its entry index, the keys its signature verified with —
+/// is computed once and shared by every clone.
 #[derive(Debug, Clone)]
 pub struct ParsedCrl {
-    der: Vec<u8>,
-    crl: CertificateList,
+    der: Arc<[u8]>,
+    crl: Arc<CertificateList>,
+    index: Arc<OnceLock<Arc<CrlIndex>>>,
+    verified_keys: Arc<Mutex<Vec<[u8; 32]>>>,
 }
 
 impl ParsedCrl {
@@ -253,8 +265,10 @@ impl ParsedCrl {
         let crl =
             CertificateList::from_der(der_bytes).map_err(|e| PkiError::malformed("CRL", e))?;
         Ok(ParsedCrl {
-            der: der_bytes.to_vec(),
-            crl,
+            der: der_bytes.into(),
+            crl: Arc::new(crl),
+            index: Arc::new(OnceLock::new()),
+            verified_keys: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -322,13 +336,6 @@ impl ParsedCrl {
 
     /// Verifies the CRL's signature with the issuer's public key.
     pub fn verify_signature(&self, issuer_spki_der: &[u8]) -> Result<()> {
-        let alg =
-            SignatureAlgorithm::from_oid(&self.crl.signature_algorithm.oid).ok_or_else(|| {
-                PkiError::invalid(
-                    "CRL signature algorithm",
-                    self.crl.signature_algorithm.oid.to_string(),
-                )
-            })?;
         // The signature covers the TBSCertList exactly as received.
         let tbs = crate::cert::first_element_of_sequence(&self.der, "CRL")?;
         let sig = self
@@ -336,7 +343,33 @@ impl ParsedCrl {
             .signature
             .as_bytes()
             .ok_or_else(|| PkiError::malformed("CRL", "signature has unused bits"))?;
-        alg.verify(issuer_spki_der, tbs, sig)?;
-        Ok(())
+        crate::cert::verify_signed(&self.crl.signature_algorithm, issuer_spki_der, tbs, sig)
+    }
+
+    /// The decoded structure.
+    pub fn inner(&self) -> &CertificateList {
+        &self.crl
+    }
+
+    /// What path validation reads from this CRL, built on first use.
+    pub(crate) fn index(&self) -> Arc<CrlIndex> {
+        self.index
+            .get_or_init(|| Arc::new(CrlIndex::build(self)))
+            .clone()
+    }
+
+    /// Whether the signature verifies with `spki_der`, remembered per key.
+    pub fn verified_by(&self, spki_der: &[u8]) -> bool {
+        let key = cachet_crypto::digest::sha256(spki_der);
+        if let Ok(v) = self.verified_keys.lock()
+            && v.contains(&key)
+        {
+            return true;
+        }
+        let ok = self.verify_signature(spki_der).is_ok();
+        if ok && let Ok(mut v) = self.verified_keys.lock() {
+            v.push(key);
+        }
+        ok
     }
 }

@@ -19,10 +19,12 @@ pub mod ext;
 pub mod issue;
 pub mod lint;
 pub mod name;
+pub mod ocsp;
 pub mod pem;
 pub mod pkcs12;
 pub mod profile;
 pub mod time;
+pub mod validate;
 pub mod verdict;
 
 pub use cert::ParsedCertificate;

@@ -39,11 +39,24 @@ pub enum Code {
     NoRecipientKey,
     /// The input is not a well-formed structure.
     Malformed,
+    /// A certificate that issued another in the chain is not a CA (basicConstraints).
+    NotCa,
+    /// The chain is longer than a CA's pathLenConstraint, or than any path Cachet builds.
+    PathTooLong,
+    /// A name in a certificate is outside what an issuing CA (or the trust anchor's
+    /// constraints) permits (RFC 5280 §4.2.1.10).
+    NameNotPermitted,
+    /// No certificate policy acceptable to the relying party remains (RFC 5280 §6.1).
+    PolicyNotAcceptable,
+    /// A certificate has a critical extension Cachet does not process (RFC 5280 §4.2).
+    UnknownCriticalExtension,
+    /// Revocation status could not be determined over OCSP.
+    OcspUnavailable,
 }
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 22] = [
         Code::Valid,
         Code::BadSignature,
         Code::ContentAltered,
@@ -60,6 +73,12 @@ impl Code {
         Code::WeakAlgorithm,
         Code::NoRecipientKey,
         Code::Malformed,
+        Code::NotCa,
+        Code::PathTooLong,
+        Code::NameNotPermitted,
+        Code::PolicyNotAcceptable,
+        Code::UnknownCriticalExtension,
+        Code::OcspUnavailable,
     ];
 
     /// The kebab-case code.
@@ -81,6 +100,12 @@ impl Code {
             Code::WeakAlgorithm => "weak-algorithm",
             Code::NoRecipientKey => "no-recipient-key",
             Code::Malformed => "malformed",
+            Code::NotCa => "not-a-ca",
+            Code::PathTooLong => "path-too-long",
+            Code::NameNotPermitted => "name-not-permitted",
+            Code::PolicyNotAcceptable => "policy-not-acceptable",
+            Code::UnknownCriticalExtension => "unknown-critical-extension",
+            Code::OcspUnavailable => "ocsp-unavailable",
         }
     }
 }

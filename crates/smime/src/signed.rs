@@ -18,6 +18,11 @@ use crate::cms::{
 use cachet_crypto::digest::{DigestAlgorithm, Hasher};
 use cachet_crypto::{KeyType, PrivateKey, SignatureAlgorithm};
 use cachet_pki::ParsedCertificate;
+use cachet_pki::crl::ParsedCrl;
+use cachet_pki::validate::mailbox::{MailboxMatch, mailbox_match};
+use cachet_pki::validate::{
+    Material, PolicyInputs, Purpose, RevocationPolicy, TrustAnchor, Validation, ValidationOptions,
+};
 use cachet_pki::verdict::{Code, Finding, Verdict};
 use const_oid::ObjectIdentifier;
 use der::asn1::{Any, OctetString, SetOfVec};
@@ -406,65 +411,7 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
     Ok(cms::wrap_content_info(oid::ID_SIGNED_DATA, &signed_data)?)
 }
 
-/// Certificate signatures already verified, keyed by the SHA-256 of the issuer's public key
-/// and the certificate: a gateway that verifies many messages from the same CAs checks each
-/// CA signature once instead of on every message. Bounded: when full it starts afresh.
-pub struct SignatureCache {
-    seen: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
-    capacity: usize,
-}
-
-impl SignatureCache {
-    /// A cache remembering at most `capacity` signatures.
-    pub fn new(capacity: usize) -> Self {
-        SignatureCache {
-            seen: std::sync::Mutex::new(std::collections::HashSet::new()),
-            capacity,
-        }
-    }
-
-    /// Whether `cert` is signed by the key `issuer_spki`, from the cache or by verifying.
-    pub fn verify(&self, cert: &ParsedCertificate, issuer_spki: &[u8]) -> bool {
-        let mut h = Hasher::new(DigestAlgorithm::Sha256);
-        h.update(&(issuer_spki.len() as u64).to_be_bytes());
-        h.update(issuer_spki);
-        h.update(cert.der());
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&h.finish());
-        if let Ok(seen) = self.seen.lock()
-            && seen.contains(&key)
-        {
-            return true;
-        }
-        let ok = cert.verify_signature(issuer_spki).is_ok();
-        if ok && let Ok(mut seen) = self.seen.lock() {
-            if seen.len() >= self.capacity {
-                seen.clear();
-            }
-            seen.insert(key);
-        }
-        ok
-    }
-}
-
-impl std::fmt::Debug for SignatureCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignatureCache")
-            .field("capacity", &self.capacity)
-            .finish_non_exhaustive()
-    }
-}
-
-fn cert_signed_by(
-    cache: Option<&SignatureCache>,
-    cert: &ParsedCertificate,
-    issuer_spki: &[u8],
-) -> bool {
-    match cache {
-        Some(c) => c.verify(cert, issuer_spki),
-        None => cert.verify_signature(issuer_spki).is_ok(),
-    }
-}
+pub use cachet_pki::validate::SignatureCache;
 
 /// Settings of a verification.
 #[derive(Debug, Clone, Default)]
@@ -472,13 +419,30 @@ pub struct VerifyOptions {
     /// The time of checking (seconds since the epoch): certificate validity is judged then.
     pub at: u64,
     /// Trust anchors. Empty: the chain is not checked (and the verdict says so).
-    pub trust_anchors: Vec<ParsedCertificate>,
+    pub trust_anchors: Vec<TrustAnchor>,
     /// More certificates that may complete a chain (intermediates from elsewhere).
     pub extra_certificates: Vec<ParsedCertificate>,
+    /// CRLs besides those the message carries (files, the trust store, fetched).
+    pub crls: Vec<ParsedCrl>,
+    /// The RFC 5280 §6.1.1 policy inputs.
+    pub policy: PolicyInputs,
+    /// Revocation policy for anchors without one of their own.
+    pub revocation: RevocationPolicy,
     /// The message's From address, checked against the signer certificate.
     pub from_addresses: Vec<String>,
     /// A cache of verified certificate signatures shared between verifications.
     pub cache: Option<std::sync::Arc<SignatureCache>>,
+}
+
+impl VerifyOptions {
+    /// Options trusting `anchors` (unconstrained) at `at`.
+    pub fn trusting(at: u64, anchors: impl IntoIterator<Item = ParsedCertificate>) -> Self {
+        VerifyOptions {
+            at,
+            trust_anchors: anchors.into_iter().map(TrustAnchor::new).collect(),
+            ..Default::default()
+        }
+    }
 }
 
 /// What was found about one signer.
@@ -492,6 +456,9 @@ pub struct SignerReport {
     pub digest_algorithm: Option<DigestAlgorithm>,
     /// The chain that was built (signer first), when trust anchors were given.
     pub chain: Vec<ParsedCertificate>,
+    /// The path validation of the signer's certificate (chain, revocation, policies), when
+    /// trust anchors were given.
+    pub validation: Option<Validation>,
     /// The SMIMECapabilities the signer advertised (OIDs).
     pub capabilities: Vec<ObjectIdentifier>,
     /// Findings about this signer.
@@ -507,6 +474,8 @@ pub struct SignedReport {
     pub content: Option<Vec<u8>>,
     /// Every certificate the message carries.
     pub certificates: Vec<ParsedCertificate>,
+    /// Every CRL the message carries.
+    pub crls: Vec<ParsedCrl>,
     /// Findings about the whole (e.g. no signers) and each signer's findings.
     pub verdict: Verdict,
 }
@@ -576,157 +545,27 @@ fn signer_signature_algorithm(si: &SignerInfo, d: DigestAlgorithm) -> Option<Sig
     if o == cachet_crypto::signature::ID_RSASSA_PSS {
         return pss_of(si).map(|p| p.algorithm);
     }
+    if o == cachet_crypto::dsa::ID_DSA {
+        // Some signers name the key algorithm; the digest algorithm decides.
+        return match d {
+            DigestAlgorithm::Sha1 => Some(SignatureAlgorithm::DsaSha1),
+            DigestAlgorithm::Sha256 => Some(SignatureAlgorithm::DsaSha256),
+            _ => None,
+        };
+    }
     SignatureAlgorithm::from_oid(&o)
 }
 
-/// Whether the certificate names `address` (subjectAltName rfc822Name, or emailAddress in
-/// the subject), comparing the domain without case and the local part exactly (RFC 5280
-/// §4.2.1.6) — but also accepting a case-insensitive local-part match, as every mail system
-/// delivers that way.
+/// Whether the certificate names `address` (subjectAltName rfc822Name or SmtpUTF8Mailbox,
+/// or the subject's emailAddress when there is no subjectAltName mailbox), comparing the
+/// domain without case and the local part exactly (RFC 5280 §7.5) — or the local part
+/// without case too, as every mail system delivers that way.
 pub fn certificate_has_address(cert: &ParsedCertificate, address: &str) -> bool {
-    let mut names = cert.email_addresses().unwrap_or_default();
-    names.extend(cachet_pki::cert::attribute_strings(
-        cert.inner().tbs_certificate().subject(),
-        ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1"),
-    ));
-    names.iter().any(|n| n.eq_ignore_ascii_case(address.trim()))
+    mailbox_match(cert, address) != MailboxMatch::None
 }
 
-/// Checks that `ca` may issue the certificate below it in a chain: a CA by basicConstraints,
-/// keyCertSign when keyUsage is present, within its pathLenConstraint (`below` = number of
-/// CA certificates between it and the leaf), and valid at `at` (RFC 5280 §6.1.3–§6.1.4).
-fn check_issuer(ca: &ParsedCertificate, below: usize, at: u64) -> Result<(), Finding> {
-    use x509_cert::ext::pkix::KeyUsages;
-    // The name only for a finding: formatting it costs more than the checks.
-    let name = || ca.subject();
-    match ca.basic_constraints() {
-        Ok(Some((_, bc))) if bc.ca => {
-            if let Some(len) = bc.path_len_constraint
-                && below > usize::from(len)
-            {
-                return Err(Finding::error(
-                    Code::WrongKeyUsage,
-                    format!(
-                        "the CA '{}' may not have {below} CA certificates below it (pathLenConstraint {len})",
-                        name()
-                    ),
-                ));
-            }
-        }
-        _ => {
-            return Err(Finding::error(
-                Code::WrongKeyUsage,
-                format!(
-                    "'{}' issued a certificate in the chain but is not a CA (basicConstraints): the chain is forged or misbuilt",
-                    name()
-                ),
-            ));
-        }
-    }
-    if let Ok(Some((_, ku))) = ca.key_usage()
-        && !ku.0.contains(KeyUsages::KeyCertSign)
-    {
-        return Err(Finding::error(
-            Code::WrongKeyUsage,
-            format!(
-                "the CA '{}' may not sign certificates (keyUsage lacks keyCertSign)",
-                name()
-            ),
-        ));
-    }
-    if ca.not_after() < at {
-        return Err(Finding::error(
-            Code::Expired,
-            format!(
-                "the CA certificate '{}' expired on {}: the issuer must renew it",
-                name(),
-                cachet_pki::time::rfc3339(ca.not_after())
-            ),
-        ));
-    }
-    if ca.not_before() > at {
-        return Err(Finding::error(
-            Code::NotYetValid,
-            format!(
-                "the CA certificate '{}' is valid only from {}",
-                name(),
-                cachet_pki::time::rfc3339(ca.not_before())
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Builds a chain from `leaf` to one of `anchors` through `pool`, checking signatures, CA
-/// constraints and validity at `at`. Returns the chain (leaf first, anchor last) or the
-/// finding that stopped it. Full RFC 5280 path validation with revocation and policies lives
-/// in `cachet-pki` with the trust issue; this is the chain check S/MIME verification needs.
-fn build_chain(
-    leaf: &ParsedCertificate,
-    pool: &[ParsedCertificate],
-    anchors: &[ParsedCertificate],
-    at: u64,
-    cache: Option<&SignatureCache>,
-) -> Result<Vec<ParsedCertificate>, Finding> {
-    const MAX_DEPTH: usize = 8;
-    let mut chain = vec![leaf.clone()];
-    if anchors.iter().any(|a| a.der() == leaf.der()) {
-        return Ok(chain);
-    }
-    let mut current = leaf.clone();
-    for depth in 0..MAX_DEPTH {
-        // Names compared as decoded (for DER input, the same as comparing their encodings).
-        let issuer_name = current.inner().tbs_certificate().issuer();
-        let issued = |c: &ParsedCertificate| {
-            c.der() != current.der()
-                && c.inner().tbs_certificate().subject() == issuer_name
-                && c.spki_der()
-                    .is_ok_and(|k| cert_signed_by(cache, &current, &k))
-        };
-        // A trust anchor that issued `current`?
-        if let Some(anchor) = anchors.iter().find(|a| issued(a)) {
-            check_issuer(anchor, depth, at)?;
-            chain.push(anchor.clone());
-            return Ok(chain);
-        }
-        match pool
-            .iter()
-            .find(|c| issued(c) && !chain.iter().any(|x| x.der() == c.der()))
-        {
-            Some(n) => {
-                check_issuer(n, depth, at)?;
-                chain.push(n.clone());
-                current = n.clone();
-            }
-            None => {
-                let self_signed = current.subject_der().ok() == current.issuer_der().ok();
-                return Err(if self_signed {
-                    Finding::error(
-                        Code::UntrustedRoot,
-                        format!(
-                            "the root '{}' is not trusted: if you trust it, pass it with --trust",
-                            current.subject()
-                        ),
-                    )
-                } else {
-                    Finding::error(
-                        Code::MissingIntermediate,
-                        format!(
-                            "the issuer '{}' of '{}' was not found: get its certificate and pass it with --trust or --intermediates",
-                            current.issuer(),
-                            current.subject()
-                        ),
-                    )
-                });
-            }
-        }
-    }
-    Err(Finding::error(
-        Code::MissingIntermediate,
-        format!("no trusted root within {MAX_DEPTH} certificates"),
-    ))
-}
-
+/// What can be said of the signer's certificate without a trust anchor (validity, key
+/// usage, extended key usage); with anchors, path validation checks all of it.
 fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &mut Verdict) {
     // The subject only for findings: formatting it costs more than the checks.
     let subject = || cert.subject();
@@ -792,26 +631,43 @@ fn check_signer_certificate(cert: &ParsedCertificate, opts: &VerifyOptions, v: &
             .about(subject()),
         ),
     }
+}
+
+/// RFC 8551 §3.8: the From address against the signer's certificate.
+fn check_sender_address(cert: &ParsedCertificate, opts: &VerifyOptions, v: &mut Verdict) {
     for from in opts
         .from_addresses
         .iter()
         .filter(|a| !certificate_has_address(cert, a))
     {
-        let names = cert.email_addresses().unwrap_or_default().join(", ");
+        let names = cachet_pki::validate::mailbox::mailboxes(cert).join(", ");
         v.push(
             Finding::error(
                 Code::SignerAddressMismatch,
                 format!("the message is From {from} but the signer's certificate is for {}: it may be forged, or the sender signs with another address's certificate", if names.is_empty() { "no address".to_string() } else { names }),
             )
-            .about(subject()),
+            .about(cert.subject()),
         );
     }
-    if cert.key_type().is_err() {
-        v.push(
-            Finding::warning(Code::WeakAlgorithm, "the signer's key is of a size or type Cachet does not issue (e.g. RSA below 2048 bits): accepted for old mail only")
-                .about(subject()),
-        );
-    }
+}
+
+/// RFC 5280 §6 path validation of the signer's certificate for e-mail signing.
+fn validate_signer(
+    cert: &ParsedCertificate,
+    certs: &[ParsedCertificate],
+    crls: &[ParsedCrl],
+    opts: &VerifyOptions,
+) -> Validation {
+    let mut vopts = ValidationOptions::new(opts.at, Purpose::EmailSigning);
+    vopts.policy = opts.policy.clone();
+    vopts.revocation = opts.revocation;
+    let material = Material {
+        anchors: &opts.trust_anchors,
+        intermediates: certs,
+        crls,
+        cache: opts.cache.as_deref(),
+    };
+    cachet_pki::validate::validate(cert, &material, &vopts)
 }
 
 /// RFC 5035 §3: the first ESSCertIDv2 identifies the signer's certificate; its hash (and
@@ -853,6 +709,7 @@ fn check_signing_certificate(sc: &SigningCertificateV2, cert: &ParsedCertificate
 fn verify_one(
     rsi: &ReceivedSignerInfo,
     certs: &[ParsedCertificate],
+    crls: &[ParsedCrl],
     content_type: ObjectIdentifier,
     digests: &Digests,
     opts: &VerifyOptions,
@@ -864,6 +721,7 @@ fn verify_one(
         signing_time: None,
         digest_algorithm: None,
         chain: Vec::new(),
+        validation: None,
         capabilities: Vec::new(),
         verdict: Verdict::default(),
     };
@@ -962,7 +820,14 @@ fn verify_one(
             "the signature uses SHA-1: accepted for old mail only",
         ));
     }
-    let spki = cert.spki_der().unwrap_or_default();
+    // The path first: it yields the signer's working public key (a DSA key may inherit
+    // its domain parameters from the CA's, RFC 5280 §6.1.4 (f)).
+    let validation =
+        (!opts.trust_anchors.is_empty()).then(|| validate_signer(cert, certs, crls, opts));
+    let spki = match &validation {
+        Some(val) => val.leaf_public_key.clone(),
+        None => cert.spki_der().unwrap_or_default(),
+    };
     let sig_ok = if si.signed_attrs.is_some() {
         let result = match pss_of(si) {
             Some(p) => p.verify(&spki, &signed_bytes, si.signature.as_bytes()),
@@ -993,30 +858,31 @@ fn verify_one(
     if !sig_ok && si.signed_attrs.is_some() {
         v.push(Finding::error(Code::BadSignature, "the signature does not verify with the signer's certificate: the message or its signature was altered, or the certificate was swapped").about(cert.subject()));
     }
-    check_signer_certificate(cert, opts, &mut v);
-    if !opts.trust_anchors.is_empty() {
-        let mut pool: Vec<ParsedCertificate> = certs.to_vec();
-        pool.extend(opts.extra_certificates.iter().cloned());
-        match build_chain(
-            cert,
-            &pool,
-            &opts.trust_anchors,
-            opts.at,
-            opts.cache.as_deref(),
-        ) {
-            Ok(chain) => report.chain = chain,
-            Err(f) => v.push(f.about(cert.subject())),
+    check_sender_address(cert, opts, &mut v);
+    match validation {
+        Some(val) => {
+            for f in &val.verdict.findings {
+                v.push(f.clone());
+            }
+            report.chain = if val.is_valid() {
+                val.chain.clone()
+            } else {
+                Vec::new()
+            };
+            report.validation = Some(val);
         }
-    } else {
-        // Nothing to anchor the signer in: a self-made certificate would pass every other
-        // check, so the verdict cannot be valid.
-        v.push(
-            Finding::error(
-                Code::UntrustedRoot,
-                "no trust anchor was given, so the signer's certificate could not be checked: pass the root with --trust",
-            )
-            .about(cert.subject()),
-        );
+        None => {
+            check_signer_certificate(cert, opts, &mut v);
+            // Nothing to anchor the signer in: a self-made certificate would pass every
+            // other check, so the verdict cannot be valid.
+            v.push(
+                Finding::error(
+                    Code::UntrustedRoot,
+                    "no trust anchor was given, so the signer's certificate could not be checked: pass the root with --trust",
+                )
+                .about(cert.subject()),
+            );
+        }
     }
     report.verdict = v;
     report
@@ -1033,6 +899,7 @@ pub fn verify(
         signers: Vec::new(),
         content: None,
         certificates: Vec::new(),
+        crls: Vec::new(),
         verdict: Verdict::default(),
     };
     let decoded = match cms::decode_content_info(cms_ber, limits) {
@@ -1066,8 +933,20 @@ pub fn verify(
             }
         }
     }
+    if let Some(set) = &sd.crls {
+        for c in set.0.iter() {
+            if let ::cms::revocation::RevocationInfoChoice::Crl(crl) = c
+                && let Ok(der) = crl.to_der()
+                && let Ok(p) = ParsedCrl::from_der(&der)
+            {
+                report.crls.push(p);
+            }
+        }
+    }
     let mut certs = report.certificates.clone();
     certs.extend(opts.extra_certificates.iter().cloned());
+    let mut crls = report.crls.clone();
+    crls.extend(opts.crls.iter().cloned());
     let content_type = sd.encap_content_info.econtent_type;
     let algs: Vec<DigestAlgorithm> = signer_infos
         .iter()
@@ -1126,7 +1005,7 @@ pub fn verify(
         ));
     }
     for rsi in &signer_infos {
-        let r = verify_one(rsi, &certs, content_type, digests, opts);
+        let r = verify_one(rsi, &certs, &crls, content_type, digests, opts);
         for f in &r.verdict.findings {
             report.verdict.push(f.clone());
         }

@@ -46,11 +46,7 @@ fn check(from_lines: &str) -> cachet_pki::verdict::Verdict {
         rsa_pss: false,
     };
     let signed = sign_message(msg.as_bytes(), &how, &Limits::default()).unwrap();
-    let opts = VerifyOptions {
-        at: NOW,
-        trust_anchors: vec![root],
-        ..Default::default()
-    };
+    let opts = VerifyOptions::trusting(NOW, [root]);
     verify_message(&signed, &opts, &Limits::default(), &BerLimits::default())
         .report
         .verdict
@@ -96,11 +92,7 @@ fn ambiguous_content_headers_are_malformed() {
         &Limits::default(),
     )
     .unwrap();
-    let opts = VerifyOptions {
-        at: NOW,
-        trust_anchors: vec![root],
-        ..Default::default()
-    };
+    let opts = VerifyOptions::trusting(NOW, [root]);
     assert!(
         verify_message(&signed, &opts, &Limits::default(), &BerLimits::default())
             .report

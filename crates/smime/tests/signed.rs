@@ -49,13 +49,9 @@ fn sign_with(
 }
 
 fn opts(p: &Pki, from: Option<&str>) -> VerifyOptions {
-    VerifyOptions {
-        at: NOW,
-        trust_anchors: vec![p.root.clone()],
-        extra_certificates: vec![],
-        from_addresses: from.map(str::to_string).into_iter().collect(),
-        cache: None,
-    }
+    let mut o = VerifyOptions::trusting(NOW, [p.root.clone()]);
+    o.from_addresses = from.map(str::to_string).into_iter().collect();
+    o
 }
 
 #[test]

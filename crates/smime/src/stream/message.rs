@@ -329,6 +329,7 @@ fn malformed(message: String) -> StreamVerified {
             signers: Vec::new(),
             content: None,
             certificates: Vec::new(),
+            crls: Vec::new(),
             verdict,
         },
         content_found: false,

@@ -28,6 +28,7 @@ fn failed(message: String) -> SignedReport {
         signers: Vec::new(),
         content: None,
         certificates: Vec::new(),
+        crls: Vec::new(),
         verdict,
     }
 }

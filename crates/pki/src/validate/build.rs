@@ -1,0 +1,481 @@
+//! Path building (RFC 4158 in spirit): a depth-first search from the leaf towards the trust
+//! anchors over every certificate whose subject matches the current issuer, trying anchors
+//! first and key-identifier matches before other candidates, validating each complete
+//! path with the §6.1 algorithm until one passes. Bounded in depth, in complete paths
+//! examined and in signature checks, so that loops of cross-certificates and bags of
+//! hundreds of look-alike intermediates end quickly with a clear finding.
+
+use super::dn::NameKey;
+use super::path::{self, PathOutcome};
+use super::{Material, Purpose, RevocationPolicy, Validation, ValidationOptions};
+use crate::ParsedCertificate;
+use crate::verdict::{Code, Finding, Verdict};
+use std::collections::{HashMap, HashSet};
+
+/// Complete candidate paths validated before giving up.
+const MAX_PATHS: usize = 64;
+/// Certificate signature checks before giving up.
+const MAX_SIGNATURE_CHECKS: usize = 1024;
+/// Candidate issuers expanded in one search before giving up.
+const MAX_EXPANSIONS: usize = 4096;
+/// Nesting of CRL-issuer path validations (a CRL signer whose own path needs a CRL whose
+/// signer needs…).
+pub(super) const MAX_RECURSION: usize = 2;
+
+/// One certificate that may appear in a path, with what building compares precomputed.
+pub(super) struct Node {
+    pub cert: ParsedCertificate,
+    pub subject: NameKey,
+    pub issuer: NameKey,
+    pub ski: Option<Vec<u8>>,
+    pub aki: Option<Vec<u8>>,
+    /// Index into `Material::anchors` when this certificate is a trust anchor.
+    pub anchor: Option<usize>,
+    pub self_issued: bool,
+    pub spki: Vec<u8>,
+}
+
+impl Node {
+    fn new(cert: &ParsedCertificate, anchor: Option<usize>) -> Node {
+        let tbs = cert.inner().tbs_certificate();
+        let subject = NameKey::of(tbs.subject());
+        let issuer = NameKey::of(tbs.issuer());
+        Node {
+            self_issued: subject == issuer,
+            subject,
+            issuer,
+            ski: cert.subject_key_id().ok().flatten(),
+            aki: cert.authority_key_id().ok().flatten(),
+            anchor,
+            spki: cert.spki_der().unwrap_or_default(),
+            cert: cert.clone(),
+        }
+    }
+}
+
+/// The certificates of one validation, indexed by subject.
+pub(super) struct Graph {
+    pub nodes: Vec<Node>,
+    by_subject: HashMap<NameKey, Vec<usize>>,
+}
+
+impl Graph {
+    fn new(leaf: &ParsedCertificate, material: &Material<'_>) -> Graph {
+        let mut nodes = vec![Node::new(leaf, None)];
+        let mut seen: HashMap<&[u8], usize> = HashMap::new();
+        for (i, a) in material.anchors.iter().enumerate() {
+            if a.certificate.der() == leaf.der() {
+                nodes[0].anchor = Some(i);
+                continue;
+            }
+            if seen.contains_key(a.certificate.der()) {
+                continue;
+            }
+            seen.insert(a.certificate.der(), nodes.len());
+            nodes.push(Node::new(&a.certificate, Some(i)));
+        }
+        for c in material.intermediates {
+            if c.der() == leaf.der() || seen.contains_key(c.der()) {
+                continue;
+            }
+            seen.insert(c.der(), nodes.len());
+            nodes.push(Node::new(c, None));
+        }
+        let mut by_subject: HashMap<NameKey, Vec<usize>> = HashMap::new();
+        for (i, n) in nodes.iter().enumerate().skip(1) {
+            by_subject.entry(n.subject.clone()).or_default().push(i);
+        }
+        Graph { nodes, by_subject }
+    }
+
+    /// Certificates whose subject is `name`.
+    pub fn with_subject(&self, name: &NameKey) -> &[usize] {
+        self.by_subject.get(name).map_or(&[], |v| v.as_slice())
+    }
+}
+
+/// Why the search has not succeeded, ranked: a complete path's failure says more than a
+/// signature that did not verify, which says more than a missing issuer.
+struct Failure {
+    rank: u8,
+    finding: Finding,
+    chain: Vec<usize>,
+    outcome: Option<Box<PathOutcome>>,
+}
+
+/// One validation: the graph, the budget and the best failure so far.
+pub(super) struct Builder<'a> {
+    pub graph: Graph,
+    pub material: &'a Material<'a>,
+    pub opts: &'a ValidationOptions,
+    /// Nesting level (0 for the caller's validation, more for CRL signers' paths).
+    pub recursion: usize,
+    /// DER of certificates whose validation is in progress further up (a CRL signer whose
+    /// status is decided by a CRL it signed itself is taken as validated: RFC 5280 allows
+    /// it and PKITS 4.14.30 requires it).
+    pub in_progress: Vec<Vec<u8>>,
+    /// Anchor a CRL signer's path must end at (RFC 5280 §6.3.3 (f)).
+    pub required_anchor: Option<usize>,
+    sig_memo: HashMap<(usize, usize), bool>,
+    signature_checks: usize,
+    expansions: usize,
+    paths: usize,
+    exhausted: bool,
+    best: Option<Failure>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(
+        leaf: &ParsedCertificate,
+        material: &'a Material<'a>,
+        opts: &'a ValidationOptions,
+        recursion: usize,
+        in_progress: &[Vec<u8>],
+    ) -> Self {
+        let mut in_progress = in_progress.to_vec();
+        in_progress.push(leaf.der().to_vec());
+        Builder {
+            graph: Graph::new(leaf, material),
+            material,
+            opts,
+            recursion,
+            in_progress,
+            required_anchor: None,
+            sig_memo: HashMap::new(),
+            signature_checks: 0,
+            expansions: 0,
+            paths: 0,
+            exhausted: false,
+            best: None,
+        }
+    }
+
+    /// The revocation policy of the anchor at `node`.
+    pub fn revocation_policy(&self, anchor_node: usize) -> RevocationPolicy {
+        self.graph.nodes[anchor_node]
+            .anchor
+            .and_then(|a| self.material.anchors.get(a))
+            .and_then(|a| a.revocation)
+            .unwrap_or(self.opts.revocation)
+    }
+
+    /// Whether `subject`'s signature verifies with `issuer`'s key (as completed by
+    /// `issuer_key` when DSA parameters are inherited), memoised per pair.
+    pub fn signed_by(&mut self, subject: usize, issuer: usize, issuer_key: &[u8]) -> bool {
+        if let Some(&ok) = self.sig_memo.get(&(subject, issuer)) {
+            return ok;
+        }
+        self.signature_checks += 1;
+        let cert = &self.graph.nodes[subject].cert;
+        let ok = match self.material.cache {
+            Some(c) => c.verify(cert, issuer_key),
+            None => cert.verify_signature(issuer_key).is_ok(),
+        };
+        self.sig_memo.insert((subject, issuer), ok);
+        ok
+    }
+
+    fn over_budget(&mut self) -> bool {
+        if self.paths >= MAX_PATHS
+            || self.signature_checks >= MAX_SIGNATURE_CHECKS
+            || self.expansions >= MAX_EXPANSIONS
+        {
+            self.exhausted = true;
+        }
+        self.exhausted
+    }
+
+    fn record(&mut self, f: Failure) {
+        if self.best.as_ref().is_none_or(|b| f.rank > b.rank) {
+            self.best = Some(f);
+        }
+    }
+
+    /// Candidate issuers of `current`: anchors first, then certificates whose subject key
+    /// identifier matches `current`'s authority key identifier, then the rest.
+    fn candidates(&self, current: usize, path: &[usize]) -> Vec<usize> {
+        let cur = &self.graph.nodes[current];
+        let mut out: Vec<usize> = self
+            .graph
+            .with_subject(&cur.issuer)
+            .iter()
+            .copied()
+            .filter(|&c| {
+                // Never the same certificate twice, nor the same name and key twice
+                // (RFC 4158 §5.2: that is a loop, whatever the certificates' other bytes).
+                !path.iter().any(|&p| {
+                    p == c
+                        || (self.graph.nodes[p].subject == self.graph.nodes[c].subject
+                            && self.graph.nodes[p].spki == self.graph.nodes[c].spki)
+                })
+            })
+            .filter(|&c| match self.required_anchor {
+                Some(a) => self.graph.nodes[c].anchor.is_none_or(|x| x == a),
+                None => true,
+            })
+            .collect();
+        out.sort_by_key(|&c| {
+            let n = &self.graph.nodes[c];
+            let key_match = match (&cur.aki, &n.ski) {
+                (Some(a), Some(s)) if a == s => 0,
+                (Some(_), Some(_)) => 2,
+                _ => 1,
+            };
+            (n.anchor.is_none(), key_match)
+        });
+        out
+    }
+
+    /// Runs the search and returns the validation.
+    pub fn run(mut self) -> Validation {
+        // What concerns the leaf alone is the same on every path: checked once, reported
+        // with whichever path is chosen.
+        let mut leaf = PathOutcome::default();
+        path::check_leaf(&self, 0, &mut leaf);
+        let mut v = if self.graph.nodes[0].anchor.is_some() {
+            // A leaf that is itself a trust anchor is trusted as it stands.
+            self.finish_path(vec![0])
+        } else {
+            let mut path = vec![0usize];
+            match self.search(&mut path) {
+                Some(v) => v,
+                None => self.failure(),
+            }
+        };
+        v.verdict.findings.extend(leaf.findings);
+        v
+    }
+
+    fn search(&mut self, path: &mut Vec<usize>) -> Option<Validation> {
+        let current = *path.last()?;
+        let candidates = self.candidates(current, path);
+        if candidates.is_empty() {
+            let f = self.missing_issuer(current);
+            self.record(Failure {
+                rank: 1,
+                finding: f,
+                chain: path.clone(),
+                outcome: None,
+            });
+            return None;
+        }
+        for c in candidates {
+            if self.over_budget() {
+                return None;
+            }
+            self.expansions += 1;
+            let is_anchor = self.graph.nodes[c].anchor.is_some();
+            // Check the signature now when the key stands alone (prunes look-alikes early);
+            // a DSA key that inherits parameters is checked when the path is processed.
+            let key = self.graph.nodes[c].spki.clone();
+            if !cachet_crypto::dsa::lacks_parameters(&key) && !self.signed_by(current, c, &key) {
+                // A certificate with the issuer's name but another key: the real issuer
+                // is missing (a re-keyed or look-alike CA), or the signature is forged.
+                let f = Finding::error(
+                    Code::MissingIntermediate,
+                    format!(
+                        "the issuer of '{}' was not found: a certificate named '{}' is at hand but its key did not sign it (a re-keyed or look-alike CA, or a forged signature): get the issuer's current certificate",
+                        self.graph.nodes[current].cert.subject(),
+                        self.graph.nodes[c].cert.subject()
+                    ),
+                );
+                let mut chain = path.clone();
+                chain.push(c);
+                self.record(Failure {
+                    rank: 2,
+                    finding: f,
+                    chain,
+                    outcome: None,
+                });
+                continue;
+            }
+            path.push(c);
+            if is_anchor {
+                self.paths += 1;
+                let v = self.try_path(path);
+                if v.is_some() {
+                    return v;
+                }
+            } else if path.len() > self.opts.max_depth {
+                let f = Finding::error(
+                    Code::PathTooLong,
+                    format!(
+                        "no trusted root within {} certificates of '{}'",
+                        self.opts.max_depth,
+                        self.graph.nodes[0].cert.subject()
+                    ),
+                );
+                self.record(Failure {
+                    rank: 1,
+                    finding: f,
+                    chain: path.clone(),
+                    outcome: None,
+                });
+            } else if let Some(v) = self.search(path) {
+                return Some(v);
+            }
+            path.pop();
+        }
+        None
+    }
+
+    /// Processes a complete path (leaf … anchor); `Some` when it is valid.
+    fn try_path(&mut self, path: &[usize]) -> Option<Validation> {
+        let outcome = path::process(self, path);
+        match outcome.first_error().cloned() {
+            None => Some(self.validation(path, outcome)),
+            Some(f) => {
+                self.record(Failure {
+                    rank: 3,
+                    finding: f,
+                    chain: path.to_vec(),
+                    outcome: Some(Box::new(outcome)),
+                });
+                None
+            }
+        }
+    }
+
+    fn finish_path(mut self, path: Vec<usize>) -> Validation {
+        let outcome = path::process(&mut self, &path);
+        self.paths += 1;
+        self.validation(&path, outcome)
+    }
+
+    fn validation(&self, path: &[usize], outcome: PathOutcome) -> Validation {
+        let mut verdict = Verdict::default();
+        for f in outcome.findings {
+            verdict.push(f);
+        }
+        Validation {
+            verdict,
+            chain: path
+                .iter()
+                .map(|&i| self.graph.nodes[i].cert.clone())
+                .collect(),
+            user_constrained_policy_set: outcome.policies,
+            revocation: outcome.revocation,
+            leaf_public_key: outcome
+                .leaf_key
+                .unwrap_or_else(|| self.graph.nodes[0].spki.clone()),
+            paths_tried: self.paths,
+        }
+    }
+
+    fn failure(mut self) -> Validation {
+        let exhausted = self.exhausted;
+        let best = self.best.take();
+        let leaf_key = self.graph.nodes[0].spki.clone();
+        let mut verdict = Verdict::default();
+        let (chain, outcome) = match best {
+            Some(f) => {
+                if let Some(o) = f.outcome {
+                    for x in o.findings {
+                        verdict.push(x);
+                    }
+                } else {
+                    verdict.push(f.finding);
+                }
+                (f.chain, None::<PathOutcome>)
+            }
+            None => {
+                verdict.push(self.missing_issuer(0));
+                (vec![0], None)
+            }
+        };
+        if exhausted {
+            verdict.push(Finding::error(
+                Code::PathTooLong,
+                format!(
+                    "path building stopped after {} paths and {} signature checks: the certificates offered form too many candidate paths",
+                    self.paths, self.signature_checks
+                ),
+            ));
+        }
+        let _ = outcome;
+        Validation {
+            verdict,
+            chain: chain
+                .iter()
+                .map(|&i| self.graph.nodes[i].cert.clone())
+                .collect(),
+            user_constrained_policy_set: Vec::new(),
+            revocation: Vec::new(),
+            leaf_public_key: leaf_key,
+            paths_tried: self.paths,
+        }
+    }
+
+    /// The finding for a certificate whose issuer is nowhere to be found.
+    fn missing_issuer(&self, node: usize) -> Finding {
+        let n = &self.graph.nodes[node];
+        if n.self_issued && n.cert.verify_signature(&n.spki).is_ok() {
+            Finding::error(
+                Code::UntrustedRoot,
+                format!(
+                    "the root '{}' is not trusted: if you trust it, add it with `cachet trust add` (or pass it with --trust)",
+                    n.cert.subject()
+                ),
+            )
+        } else {
+            Finding::error(
+                Code::MissingIntermediate,
+                format!(
+                    "the issuer '{}' of '{}' was not found: get its certificate and add it with `cachet trust add --intermediate` (or pass it with --intermediates)",
+                    n.cert.issuer(),
+                    n.cert.subject()
+                ),
+            )
+        }
+    }
+
+    /// Validates the path of a CRL signer `signer` (a certificate not in the current
+    /// path) to the anchor `anchor_node` of the current graph.
+    pub fn validate_crl_signer(&self, signer: &ParsedCertificate, anchor_node: usize) -> bool {
+        if self.recursion >= MAX_RECURSION {
+            return false;
+        }
+        let Some(anchor_index) = self.graph.nodes[anchor_node].anchor else {
+            return false;
+        };
+        let mut opts = self.opts.clone();
+        opts.purpose = Purpose::CrlSigning;
+        opts.email = None;
+        // The signer's path is checked without the relying party's policy requirements:
+        // RFC 5280 §6.3.3 (f) asks for a valid path, not for the leaf's policies.
+        opts.policy = super::PolicyInputs::default();
+        let mut sub = Builder::new(
+            signer,
+            self.material,
+            &opts,
+            self.recursion + 1,
+            &self.in_progress,
+        );
+        sub.required_anchor = Some(anchor_index);
+        let anchor_der = self.graph.nodes[anchor_node].cert.der();
+        sub.graph.nodes.iter_mut().for_each(|n| {
+            if n.anchor.is_some() && n.cert.der() != anchor_der {
+                n.anchor = None;
+            }
+        });
+        let v = sub.run();
+        v.is_valid()
+    }
+
+    /// Whether `der` is a certificate whose validation is under way further up.
+    pub fn is_in_progress(&self, der: &[u8]) -> bool {
+        self.in_progress.iter().any(|d| d == der)
+    }
+
+    /// Distinct candidate certificates with subject `name` (for CRL signers).
+    pub fn nodes_named(&self, name: &NameKey) -> Vec<usize> {
+        let mut seen = HashSet::new();
+        self.graph
+            .with_subject(name)
+            .iter()
+            .copied()
+            .chain(std::iter::once(0).filter(|_| &self.graph.nodes[0].subject == name))
+            .filter(|i| seen.insert(*i))
+            .collect()
+    }
+}

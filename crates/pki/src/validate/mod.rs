@@ -1,0 +1,241 @@
+//! Certification path building and validation (RFC 5280 §6) with CRL revocation checking
+//! (§6.3), explained as verdict findings.
+//!
+//! [`validate`] builds every candidate path from a leaf certificate through the
+//! intermediates it is given to one of the trust anchors — in cross-certified hierarchies,
+//! across key rollovers and self-issued certificates — and runs the §6.1 algorithm over each
+//! until one passes: signatures (with DSA parameter inheritance), validity at the given
+//! time, name chaining (§7.1 matching), basicConstraints and pathLenConstraint, keyUsage,
+//! extKeyUsage for the purpose, name constraints, certificate policies with mappings and
+//! the explicit-policy / inhibit counters, unknown critical extensions; then revocation of
+//! every certificate in the path from the CRLs it is given (complete and delta CRLs,
+//! issuingDistributionPoint scopes, indirect CRLs, CRL signers validated to the same
+//! anchor). All of it is bounded: depth, candidate paths and signature checks have limits,
+//! and hitting one gives a clear finding rather than a long wait.
+//!
+//! Pure: no clock (the time is an option), no network (CRLs are inputs). What this module
+//! is not: a fetcher (the CLI and `service` fetch CRLs and OCSP answers and pass them in),
+//! nor a trust store (callers pass anchors).
+
+mod build;
+pub mod dn;
+pub mod mailbox;
+pub mod names;
+mod path;
+pub mod policy;
+pub(crate) mod revocation;
+mod sigcache;
+
+pub use policy::{ANY_POLICY, PolicyInputs};
+pub use sigcache::SignatureCache;
+
+use crate::ParsedCertificate;
+use crate::crl::{ParsedCrl, RevocationReason};
+use crate::time::UnixTime;
+use crate::verdict::Verdict;
+use const_oid::ObjectIdentifier;
+
+/// How much revocation checking a path gets (the per-trust policy of the trust store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RevocationPolicy {
+    /// Not checked at all.
+    Off,
+    /// Checked when a CRL is at hand; a status that cannot be determined is a warning.
+    #[default]
+    Prefer,
+    /// Every certificate of the path must have a determined, unrevoked status; otherwise
+    /// the path is not valid (`crl-unavailable`, `crl-expired`).
+    Require,
+}
+
+impl RevocationPolicy {
+    /// Lower-case name as the CLI and the trust store write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationPolicy::Off => "off",
+            RevocationPolicy::Prefer => "prefer",
+            RevocationPolicy::Require => "require",
+        }
+    }
+
+    /// The policy named `s`.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::Off, Self::Prefer, Self::Require]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
+/// A trust anchor (RFC 5280 §6.1.1 (d)): a certificate whose name and key are trusted, and
+/// the constraints the relying party puts on it.
+#[derive(Debug, Clone)]
+pub struct TrustAnchor {
+    /// The anchor's certificate (usually self-signed; its own extensions are not checked).
+    pub certificate: ParsedCertificate,
+    /// rfc822Name subtrees the anchor may vouch for (`partner.example`, `.partner.example`,
+    /// `alice@partner.example`, as in RFC 5280 §4.2.1.10); empty: any address. This is the
+    /// effect of cross-certification with qualified subordination, without issuing anything.
+    pub permitted_email: Vec<String>,
+    /// The anchor's own revocation policy; `None` takes [`ValidationOptions::revocation`].
+    pub revocation: Option<RevocationPolicy>,
+}
+
+impl TrustAnchor {
+    /// An unconstrained anchor.
+    pub fn new(certificate: ParsedCertificate) -> Self {
+        TrustAnchor {
+            certificate,
+            permitted_email: Vec::new(),
+            revocation: None,
+        }
+    }
+}
+
+/// What the leaf certificate is to be valid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// S/MIME signing: keyUsage digitalSignature or nonRepudiation; extKeyUsage
+    /// emailProtection (or anyExtendedKeyUsage, or none).
+    EmailSigning,
+    /// S/MIME encryption: keyUsage keyEncipherment or keyAgreement; extKeyUsage as above.
+    EmailEncryption,
+    /// TLS server (for the x509-limbo conformance suite): extKeyUsage serverAuth.
+    ServerAuth,
+    /// TLS client: extKeyUsage clientAuth.
+    ClientAuth,
+    /// Signing CRLs: keyUsage cRLSign (a CRL issuer's own path).
+    CrlSigning,
+    /// No purpose check.
+    Any,
+}
+
+impl Purpose {
+    /// The extKeyUsage purpose, if any.
+    pub fn eku(self) -> Option<ObjectIdentifier> {
+        use const_oid::db::rfc5280 as o;
+        match self {
+            Purpose::EmailSigning | Purpose::EmailEncryption => Some(o::ID_KP_EMAIL_PROTECTION),
+            Purpose::ServerAuth => Some(o::ID_KP_SERVER_AUTH),
+            Purpose::ClientAuth => Some(o::ID_KP_CLIENT_AUTH),
+            Purpose::CrlSigning | Purpose::Any => None,
+        }
+    }
+}
+
+/// The settings of one validation.
+#[derive(Debug, Clone)]
+pub struct ValidationOptions {
+    /// The time of checking (seconds since the epoch).
+    pub at: UnixTime,
+    /// What the leaf is for.
+    pub purpose: Purpose,
+    /// The RFC 5280 §6.1.1 policy inputs.
+    pub policy: PolicyInputs,
+    /// Revocation policy for anchors that have none of their own.
+    pub revocation: RevocationPolicy,
+    /// Whether delta CRLs are used (RFC 5280 §6.3.3 (c)).
+    pub use_delta_crls: bool,
+    /// Most certificates in a path below the anchor, leaf included.
+    pub max_depth: usize,
+    /// The mailbox the leaf must name (RFC 5280 §4.2.1.6 and §7.5, RFC 8398), if any.
+    pub email: Option<String>,
+}
+
+impl ValidationOptions {
+    /// Defaults for checking an S/MIME signer at `at`.
+    pub fn new(at: UnixTime, purpose: Purpose) -> Self {
+        ValidationOptions {
+            at,
+            purpose,
+            policy: PolicyInputs::default(),
+            revocation: RevocationPolicy::Prefer,
+            use_delta_crls: true,
+            max_depth: DEFAULT_MAX_DEPTH,
+            email: None,
+        }
+    }
+}
+
+/// Default for [`ValidationOptions::max_depth`]: deeper than any real hierarchy.
+pub const DEFAULT_MAX_DEPTH: usize = 16;
+
+/// Everything a validation may draw on besides the leaf.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Material<'a> {
+    /// Trust anchors.
+    pub anchors: &'a [TrustAnchor],
+    /// Untrusted certificates that may complete a path (from the message, the store, files).
+    pub intermediates: &'a [ParsedCertificate],
+    /// CRLs (from the message, the store, files, fetched from distribution points).
+    pub crls: &'a [ParsedCrl],
+    /// Certificate signatures already verified, shared between validations.
+    pub cache: Option<&'a SignatureCache>,
+}
+
+/// The revocation status found for one certificate of the chosen path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationStatus {
+    /// A CRL in scope covers every reason and does not list it.
+    Good,
+    /// Listed on a CRL.
+    Revoked {
+        /// revocationDate.
+        at: UnixTime,
+        /// reasonCode (unspecified when absent).
+        reason: RevocationReason,
+    },
+    /// No usable CRL: why.
+    Undetermined(String),
+    /// Checking was off.
+    NotChecked,
+}
+
+/// Revocation checking of one certificate.
+#[derive(Debug, Clone)]
+pub struct RevocationCheck {
+    /// The certificate's subject (RFC 4514).
+    pub subject: String,
+    /// Its serial number (hex).
+    pub serial: String,
+    /// What was found.
+    pub status: RevocationStatus,
+    /// The CRLs that decided it (issuer and number) or were considered.
+    pub sources: Vec<String>,
+    /// The certificate's HTTP CRL distribution points (where a fetcher would look).
+    pub distribution_points: Vec<String>,
+}
+
+/// The result of [`validate`].
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// Findings; valid when none is an error.
+    pub verdict: Verdict,
+    /// The chosen path, leaf first and anchor last; for an invalid result, the path that
+    /// came closest (may be just the leaf).
+    pub chain: Vec<ParsedCertificate>,
+    /// The user-constrained-policy-set (RFC 5280 §6.1.6) of the chosen path.
+    pub user_constrained_policy_set: Vec<ObjectIdentifier>,
+    /// Revocation status of each certificate of the chosen path, leaf first.
+    pub revocation: Vec<RevocationCheck>,
+    /// The leaf's working public key (RFC 5280 §6.1.6): its SubjectPublicKeyInfo, with DSA
+    /// domain parameters inherited from the path when the certificate omits them.
+    pub leaf_public_key: Vec<u8>,
+    /// How many complete candidate paths were examined.
+    pub paths_tried: usize,
+}
+
+impl Validation {
+    /// Whether the verdict is valid.
+    pub fn is_valid(&self) -> bool {
+        self.verdict.is_valid()
+    }
+}
+
+/// Validates `leaf` for `opts.purpose` at `opts.at` against `material` (RFC 5280 §6).
+pub fn validate(
+    leaf: &ParsedCertificate,
+    material: &Material<'_>,
+    opts: &ValidationOptions,
+) -> Validation {
+    build::Builder::new(leaf, material, opts, 0, &[]).run()
+}
