@@ -53,6 +53,33 @@ if [ ! -x "$venv/bin/lint_cabf_smime_cert" ]; then
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 
+# NIST PKITS (certificates, CRLs, the 224 signed S/MIME messages) from PyPI
+# cryptography-vectors, for crates/pki/tests/pkits_paths.rs and crates/smime/tests/pkits.rs.
+pkits=target/testdata/PKITS_data
+if [ ! -f "$pkits/smime/SignedValidSignaturesTest1.eml" ]; then
+  echo "== fetching NIST PKITS (PyPI cryptography-vectors 50.0.2) into $pkits"
+  wheels=target/testdata/wheels
+  mkdir -p "$wheels"
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary :all: \
+    cryptography-vectors==50.0.2 -d "$wheels"
+  wheel="$wheels/cryptography_vectors-50.0.2-py3-none-any.whl"
+  echo "51641f03a3eb4edbe9fb68e3a3574d25f86aa502d06391fffa886330d02778a0  $wheel" | sha256sum -c --quiet
+  rm -rf "$pkits"
+  python3 - "$wheel" target/testdata <<'PY'
+import sys, zipfile, os, shutil
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = "cryptography_vectors/x509/PKITS_data/"
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(dest, "PKITS_data", name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with z.open(name) as src, open(out, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+PY
+  rm -f "$wheel"
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -24,7 +24,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Clone)]
-struct DataArg {
+pub(crate) struct DataArg {
     /// Data directory.
     #[arg(
         long = "data",
@@ -32,11 +32,11 @@ struct DataArg {
         default_value = "cachet-data",
         value_name = "DIR"
     )]
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 #[derive(Args, Clone)]
-struct UnlockArg {
+pub(crate) struct UnlockArg {
     /// File holding the passphrase that protects the CA keys (data directories made with
     /// `init --passphrase-file`).
     #[arg(long, env = "CACHET_PASSPHRASE_FILE", value_name = "FILE")]
@@ -126,6 +126,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The trust store used by `smime verify`, `pki validate` and `doctor` with --data:
+    /// partners' anchors, intermediates and imported CRLs.
+    Trust {
+        #[command(subcommand)]
+        command: crate::trust_cmd::TrustCommand,
     },
 }
 
@@ -228,6 +234,9 @@ enum CertCommand {
 
 #[derive(Subcommand)]
 enum PkiCommand {
+    /// Validate a certificate (RFC 5280 path building, validation and revocation): exit 0
+    /// when valid, 1 when not, 2 on unreadable input.
+    Validate(crate::pki_cmd::ValidateArgs),
     /// Open a PKCS#12 file and list what it holds (checks the password and the MAC).
     P12Info {
         /// The PKCS#12 file.
@@ -264,11 +273,11 @@ enum AuditCommand {
     },
 }
 
-async fn open(data: &DataArg) -> Result<Cachet> {
+pub(crate) async fn open(data: &DataArg) -> Result<Cachet> {
     Ok(Cachet::open(&DataDir::new(&data.dir)).await?)
 }
 
-async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
+pub(crate) async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
     let pass = match &u.passphrase_file {
         Some(p) => Some(read_password(p, "passphrase file")?),
         None => None,
@@ -276,7 +285,7 @@ async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
     Ok(c.unlock(pass.as_ref().map(|p| p.as_slice())).await?)
 }
 
-fn print_json(v: &serde_json::Value) -> Result<()> {
+pub(crate) fn print_json(v: &serde_json::Value) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| CliError(e.to_string()))?;
     crate::out!("{s}");
     Ok(())
@@ -453,6 +462,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Cert { command } => cert_command(command).await,
         Command::Pki { command } => pki_command(command),
         Command::Smime { command } => crate::smime_cmd::run(command, now()),
+        Command::Trust { command } => crate::trust_cmd::run(command).await,
         Command::Bench {
             operations,
             seconds,
@@ -566,6 +576,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 fn pki_command(command: PkiCommand) -> Result<ExitCode> {
     match command {
+        PkiCommand::Validate(args) => crate::pki_cmd::validate_command(&args, now()),
         PkiCommand::P12Info {
             input,
             password_file,

@@ -8,9 +8,11 @@ mod bench_cmd;
 mod capabilities;
 mod commands;
 mod io;
+mod pki_cmd;
 mod smime_cmd;
 mod stream_io;
 mod trust_args;
+mod trust_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -348,6 +348,7 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 revocation: loaded.revocation,
                 from_addresses: Vec::new(),
                 cache: None,
+                fetcher: loaded.fetcher,
             };
             // The signed content is held back and released only when the verdict is valid.
             let mut held = match &io.out {

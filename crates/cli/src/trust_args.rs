@@ -1,13 +1,17 @@
 //! The validation inputs every verifying command takes (`smime verify`, `pki validate`,
 //! `doctor`): trust anchors, intermediates, CRLs, the time, the RFC 5280 §6.1.1 policy
-//! inputs and the revocation policy — read and checked once, here.
+//! inputs and the revocation policy — read and checked once, here. With `--data DIR` the
+//! data directory's trust store adds its anchors (with their address constraints and
+//! revocation policies), intermediates and CRLs, and the organisation's own CAs and CRLs.
 
 use crate::io::{CliError, Result, read_file};
 use cachet_pki::ParsedCertificate;
 use cachet_pki::crl::ParsedCrl;
-use cachet_pki::validate::{ANY_POLICY, PolicyInputs, RevocationPolicy, TrustAnchor};
+use cachet_pki::validate::{ANY_POLICY, Fetcher, PolicyInputs, RevocationPolicy, TrustAnchor};
+use cachet_service::{Cachet, DataDir, TrustMaterial};
 use const_oid::ObjectIdentifier;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How much revocation checking to do.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,19 @@ pub struct TrustArgs {
     /// Revocation checking.
     #[arg(long, value_enum, default_value = "prefer")]
     pub revocation: RevocationArg,
+    /// Also trust what this data directory's trust store holds (`cachet trust list`): its
+    /// anchors with their address constraints and revocation policies, its intermediates
+    /// and imported CRLs, and the organisation's own CAs and their newest CRLs. No default
+    /// (and CACHET_DATA is not read): without it, only the files given count.
+    #[arg(long = "data", id = "trust_data", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Do not use the network: no CRL from distribution points, no OCSP, no issuer from
+    /// AIA. Default: fetch them (over http://) when revocation checking is not off.
+    #[arg(long)]
+    pub offline: bool,
+    /// How long one fetch (a CRL, an OCSP answer, an issuer certificate) may take in all.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub fetch_timeout: u64,
 }
 
 /// The inputs, read.
@@ -72,11 +89,67 @@ pub struct Loaded {
     pub at: u64,
     pub policy: PolicyInputs,
     pub revocation: RevocationPolicy,
+    /// CRLs, OCSP answers and missing issuers from the network; `None` with `--offline` or
+    /// when no revocation checking is asked for.
+    pub fetcher: Option<Arc<dyn Fetcher>>,
 }
 
 impl TrustArgs {
-    /// Reads every file and parses every flag; `now` is the time when `--at` is absent.
+    /// Reads every file and parses every flag, and with `--data` reads the trust store;
+    /// `now` is the time when `--at` is absent.
+    ///
+    /// Callable from synchronous code, also while the CLI's runtime is running: the store
+    /// (async, over sqlx) is then read on a thread of its own with its own runtime, because
+    /// blocking on the running one would panic. Without `--data` no runtime is involved.
     pub fn load(&self, now: u64) -> Result<Loaded> {
+        let mut loaded = self.load_files(now)?;
+        if let Some(dir) = &self.data {
+            let material = std::thread::scope(|s| {
+                s.spawn(|| {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| CliError(format!("cannot start the runtime: {e}")))?;
+                    rt.block_on(store_material(dir))
+                })
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(CliError(format!(
+                        "--data {}: reading the trust store failed",
+                        dir.display()
+                    )))
+                })
+            })?;
+            merge(&mut loaded, material);
+        }
+        loaded.fetcher = self.fetcher(&loaded, now);
+        Ok(loaded)
+    }
+
+    /// The HTTP fetcher, unless `--offline` or every anchor's revocation policy is off.
+    /// With `--data DIR`, fetched CRLs are kept in `DIR/crl-cache` until their nextUpdate.
+    /// `now` is the real time (not `--at`): it judges whether a cached CRL is still the
+    /// newest one published.
+    fn fetcher(&self, loaded: &Loaded, now: u64) -> Option<Arc<dyn Fetcher>> {
+        let checks = |p: RevocationPolicy| p != RevocationPolicy::Off;
+        let wanted = checks(loaded.revocation)
+            || loaded
+                .anchors
+                .iter()
+                .any(|a| a.revocation.is_some_and(checks));
+        if self.offline || !wanted {
+            return None;
+        }
+        let mut f = cachet_service::HttpFetcher::new(now)
+            .with_timeout(std::time::Duration::from_secs(self.fetch_timeout));
+        if let Some(dir) = &self.data {
+            f = f.with_cache_dir(dir.join("crl-cache"));
+        }
+        Some(Arc::new(f))
+    }
+
+    /// Reads the files and parses the flags.
+    fn load_files(&self, now: u64) -> Result<Loaded> {
         let mut anchors = Vec::new();
         for p in &self.trust {
             anchors.extend(
@@ -113,7 +186,45 @@ impl TrustArgs {
                 initial_any_policy_inhibit: self.inhibit_any_policy,
             },
             revocation: self.revocation.into(),
+            fetcher: None,
         })
+    }
+}
+
+/// The trust store of the data directory `dir` (see [`cachet_service::trust`]).
+async fn store_material(dir: &Path) -> Result<TrustMaterial> {
+    let named = |e: &dyn std::fmt::Display| CliError(format!("--data {}: {e}", dir.display()));
+    let c = Cachet::open(&DataDir::new(dir))
+        .await
+        .map_err(|e| named(&e))?;
+    let material = c.trust().load().await.map_err(|e| named(&e));
+    c.store().close().await;
+    material
+}
+
+/// Adds the store's material to what the files gave, leaving out what is already there (the
+/// same certificate or CRL given twice; an anchor counts as the same only with the same
+/// constraints).
+fn merge(loaded: &mut Loaded, m: TrustMaterial) {
+    for a in m.anchors {
+        let dup = loaded.anchors.iter().any(|x| {
+            x.certificate.der() == a.certificate.der()
+                && x.permitted_email == a.permitted_email
+                && x.revocation == a.revocation
+        });
+        if !dup {
+            loaded.anchors.push(a);
+        }
+    }
+    for i in m.intermediates {
+        if !loaded.intermediates.iter().any(|x| x.der() == i.der()) {
+            loaded.intermediates.push(i);
+        }
+    }
+    for c in m.crls {
+        if !loaded.crls.iter().any(|x| x.der() == c.der()) {
+            loaded.crls.push(c);
+        }
     }
 }
 

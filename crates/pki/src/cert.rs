@@ -271,6 +271,81 @@ impl ParsedCertificate {
             const_oid::db::rfc4519::CN,
         )
     }
+
+    /// The RFC 5280 rules whose breach makes a certificate malformed wherever it stands in a
+    /// path: the outer signatureAlgorithm is the `signature` field of the signed part
+    /// (§4.1.1.2), the issuer name is not empty (§4.1.2.4), no extension appears twice
+    /// (§4.2), and every extension Cachet reads decodes as its syntax (§4.2.1, §4.2.2.1).
+    /// Duties of conforming CAs that §6.1 does not check (criticality flags, the presence of
+    /// key identifiers) are not judged here.
+    pub fn check_structure(&self) -> Result<()> {
+        let tbs = self.cert.tbs_certificate();
+        if tbs.signature() != self.cert.signature_algorithm() {
+            return Err(PkiError::malformed(
+                "certificate",
+                "its signatureAlgorithm differs from the algorithm named inside the signed part (RFC 5280 §4.1.1.2)",
+            ));
+        }
+        if tbs.issuer().is_empty() {
+            return Err(PkiError::malformed(
+                "certificate",
+                "its issuer name is empty (RFC 5280 §4.1.2.4)",
+            ));
+        }
+        let mut ids: Vec<&[u8]> = self
+            .extensions()
+            .iter()
+            .map(|e| e.extn_id.as_bytes())
+            .collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(PkiError::malformed(
+                "certificate",
+                "an extension appears twice (RFC 5280 §4.2)",
+            ));
+        }
+        self.extensions()
+            .iter()
+            .try_for_each(check_extension_syntax)
+    }
+}
+
+/// Whether the value of an extension Cachet reads decodes as its ASN.1 syntax.
+fn check_extension_syntax(e: &Extension) -> Result<()> {
+    use x509_cert::ext::pkix as x;
+    fn decodes<'a, T: Decode<'a>>(e: &'a Extension, what: &'static str) -> Result<()> {
+        T::from_der(e.extn_value.as_bytes())
+            .map(|_| ())
+            .map_err(|err| PkiError::malformed(what, err))
+    }
+    match e.extn_id {
+        oids::ID_CE_BASIC_CONSTRAINTS => decodes::<BasicConstraints>(e, "basicConstraints"),
+        oids::ID_CE_KEY_USAGE => decodes::<KeyUsage>(e, "keyUsage"),
+        oids::ID_CE_EXT_KEY_USAGE => decodes::<ExtendedKeyUsage>(e, "extKeyUsage"),
+        oids::ID_CE_SUBJECT_ALT_NAME => decodes::<SubjectAltName>(e, "subjectAltName"),
+        oids::ID_CE_ISSUER_ALT_NAME => decodes::<x::IssuerAltName>(e, "issuerAltName"),
+        oids::ID_CE_NAME_CONSTRAINTS => decodes::<x::NameConstraints>(e, "nameConstraints"),
+        oids::ID_CE_CERTIFICATE_POLICIES => {
+            decodes::<x::CertificatePolicies>(e, "certificatePolicies")
+        }
+        oids::ID_CE_POLICY_MAPPINGS => decodes::<x::PolicyMappings>(e, "policyMappings"),
+        oids::ID_CE_POLICY_CONSTRAINTS => decodes::<x::PolicyConstraints>(e, "policyConstraints"),
+        oids::ID_CE_INHIBIT_ANY_POLICY => decodes::<x::InhibitAnyPolicy>(e, "inhibitAnyPolicy"),
+        oids::ID_CE_SUBJECT_KEY_IDENTIFIER => {
+            decodes::<SubjectKeyIdentifier>(e, "subjectKeyIdentifier")
+        }
+        oids::ID_CE_AUTHORITY_KEY_IDENTIFIER => {
+            decodes::<AuthorityKeyIdentifier>(e, "authorityKeyIdentifier")
+        }
+        oids::ID_CE_CRL_DISTRIBUTION_POINTS => {
+            decodes::<x::CrlDistributionPoints>(e, "cRLDistributionPoints")
+        }
+        oids::ID_CE_FRESHEST_CRL => decodes::<x::FreshestCrl>(e, "freshestCRL"),
+        oids::ID_PE_AUTHORITY_INFO_ACCESS => {
+            decodes::<x::AuthorityInfoAccessSyntax>(e, "authorityInfoAccess")
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The complete encoding (tag, length, value) of the first element inside the DER SEQUENCE

@@ -83,6 +83,7 @@ fn pkits_paths_match_nist() {
             intermediates: &intermediates,
             crls: &crls,
             cache: None,
+            fetcher: None,
         };
         let v = validate(&leaf, &material, &opts);
         let want = c["should_validate"].as_bool().unwrap();

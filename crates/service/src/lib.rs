@@ -1,18 +1,24 @@
 //! Cachet's use-cases, shared by the command line and the daemons: setting up the
 //! organisation's CA, issuing and revoking certificates, publishing CRLs, protecting CA keys
-//! at rest, and the audit log.
+//! at rest, the trust store (partners' anchors, intermediates, imported CRLs), and the audit
+//! log.
 //!
 //! This crate composes the pure crates (`cachet-crypto`, `cachet-pki`) with storage
 //! (`cachet-store`) and the data directory on disk. It takes the current time as a
-//! parameter so callers and tests control the clock. It does not parse command lines, speak
-//! network protocols or print: those are the adapters above it.
+//! parameter so callers and tests control the clock. It does not parse command lines, serve
+//! network protocols or print: those are the adapters above it. Its one network client is
+//! [`fetch`]: CRLs, OCSP answers and missing issuers over HTTP for path validation.
 
 pub mod ca;
 pub mod datadir;
 pub mod error;
+pub mod fetch;
 pub mod keyring;
+pub mod trust;
 
 pub use ca::{Cachet, InitOptions, IssueRequest, Issued, KeySource};
 pub use datadir::DataDir;
 pub use error::ServiceError;
+pub use fetch::HttpFetcher;
 pub use keyring::{Kek, KeyProtection};
+pub use trust::{AnchorConstraints, TrustError, TrustMaterial};

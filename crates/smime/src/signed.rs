@@ -21,7 +21,8 @@ use cachet_pki::ParsedCertificate;
 use cachet_pki::crl::ParsedCrl;
 use cachet_pki::validate::mailbox::{MailboxMatch, mailbox_match};
 use cachet_pki::validate::{
-    Material, PolicyInputs, Purpose, RevocationPolicy, TrustAnchor, Validation, ValidationOptions,
+    Fetcher, Material, PolicyInputs, Purpose, RevocationPolicy, TrustAnchor, Validation,
+    ValidationOptions,
 };
 use cachet_pki::verdict::{Code, Finding, Verdict};
 use const_oid::ObjectIdentifier;
@@ -432,6 +433,8 @@ pub struct VerifyOptions {
     pub from_addresses: Vec<String>,
     /// A cache of verified certificate signatures shared between verifications.
     pub cache: Option<std::sync::Arc<SignatureCache>>,
+    /// Fetches CRLs, OCSP answers and missing issuers over the network; `None`: offline.
+    pub fetcher: Option<std::sync::Arc<dyn Fetcher>>,
 }
 
 impl VerifyOptions {
@@ -666,6 +669,7 @@ fn validate_signer(
         intermediates: certs,
         crls,
         cache: opts.cache.as_deref(),
+        fetcher: opts.fetcher.as_deref(),
     };
     cachet_pki::validate::validate(cert, &material, &vopts)
 }
@@ -915,6 +919,7 @@ pub fn verify(
     let CmsContent::SignedData {
         signed_data,
         signer_infos,
+        certificates,
     } = decoded.content
     else {
         report.verdict.push(Finding::error(
@@ -924,13 +929,11 @@ pub fn verify(
         return report;
     };
     let sd: &SignedData = &signed_data;
-    if let Some(set) = &sd.certificates {
-        for c in set.0.iter() {
-            if let cms::CertificateChoices::Certificate(cert) = c
-                && let Ok(p) = ParsedCertificate::from_certificate(cert.clone())
-            {
-                report.certificates.push(p);
-            }
+    for der in &certificates {
+        // A certificate that cannot be read is left out: if the signer needed it, the
+        // verdict says its certificate is missing.
+        if let Ok(p) = ParsedCertificate::from_der(der) {
+            report.certificates.push(p);
         }
     }
     if let Some(set) = &sd.crls {

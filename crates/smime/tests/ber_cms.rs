@@ -174,6 +174,7 @@ fn signed_fixtures_decode_and_their_signatures_verify() {
         let CmsContent::SignedData {
             signed_data,
             signer_infos,
+            certificates,
         } = decoded.content
         else {
             panic!("{}: not SignedData", case.file);
@@ -194,19 +195,12 @@ fn signed_fixtures_decode_and_their_signatures_verify() {
         } else {
             assert!(econtent.is_none(), "{}: detached", case.file);
         }
-        let certs: Vec<x509_cert::Certificate> = signed_data
-            .certificates
-            .as_ref()
-            .map(|set| {
-                set.0
-                    .iter()
-                    .map(|c| match c {
-                        CertificateChoices::Certificate(c) => c.clone(),
-                        CertificateChoices::Other(_) => panic!("other certificate format"),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The decoder hands the certificates over as received, not decoded.
+        assert!(signed_data.certificates.is_none(), "{}", case.file);
+        let certs: Vec<x509_cert::Certificate> = certificates
+            .iter()
+            .map(|d| x509_cert::Certificate::from_der(d).unwrap())
+            .collect();
         assert_eq!(certs.len(), case.certificates, "{}", case.file);
         let digest_oids: Vec<_> = signed_data
             .digest_algorithms
@@ -571,9 +565,14 @@ fn der_passes_through_unchanged_and_reencodes_identically() {
         let decoded = decode(name);
         let reencoded = match &decoded.content {
             CmsContent::Data(d) => encode_content_info(decoded.content_type, d),
-            CmsContent::SignedData { signed_data, .. } => {
-                encode_content_info(decoded.content_type, signed_data.as_ref())
-            }
+            CmsContent::SignedData {
+                signed_data,
+                certificates,
+                ..
+            } => encode_content_info(
+                decoded.content_type,
+                &with_certificates(signed_data, certificates),
+            ),
             CmsContent::EnvelopedData(ed) => encode_content_info(decoded.content_type, ed.as_ref()),
             CmsContent::AuthEnvelopedData {
                 auth_enveloped_data,
@@ -605,15 +604,27 @@ fn ber_fixtures_normalise_to_stable_der() {
         assert!(!any_indefinite(&der_tree, der_tree.root()), "{name}");
         // The decoded structure re-encodes to DER that decodes to the same thing.
         let decoded = decode(name);
-        if let CmsContent::SignedData { signed_data, .. } = &decoded.content {
-            let again = encode_content_info(decoded.content_type, signed_data.as_ref()).unwrap();
+        if let CmsContent::SignedData {
+            signed_data,
+            certificates,
+            ..
+        } = &decoded.content
+        {
+            let again = encode_content_info(
+                decoded.content_type,
+                &with_certificates(signed_data, certificates),
+            )
+            .unwrap();
             let CmsContent::SignedData {
-                signed_data: back, ..
+                signed_data: back,
+                certificates: back_certificates,
+                ..
             } = decode_content_info(&again, &LIMITS).unwrap().content
             else {
                 panic!("not SignedData");
             };
             assert_eq!(back, *signed_data);
+            assert_eq!(back_certificates, *certificates);
         }
     }
 }
@@ -723,14 +734,17 @@ fn maximal_ber_decodes_like_der() {
                 CmsContent::SignedData {
                     signed_data: a,
                     signer_infos: sa,
+                    certificates: ca,
                 },
                 CmsContent::SignedData {
                     signed_data: b,
                     signer_infos: sb,
+                    certificates: cb,
                 },
             ) => {
                 assert_eq!(a, b, "{name}");
                 assert_eq!(sa, sb, "{name}");
+                assert_eq!(ca, cb, "{name}");
             }
             (CmsContent::EnvelopedData(a), CmsContent::EnvelopedData(b)) => {
                 assert_eq!(a, b, "{name}")
@@ -943,4 +957,20 @@ fn hundred_megabytes_of_hostile_ber() {
         .collect();
     assert!(normalize(&garbage, &limits).is_err());
     assert!(decode_content_info(&garbage, &limits).is_err());
+}
+
+/// `signed_data` with the certificates the decoder took out put back (for re-encoding).
+fn with_certificates(signed_data: &cms::SignedData, certificates: &[Vec<u8>]) -> cms::SignedData {
+    use der::Decode;
+    let mut sd = signed_data.clone();
+    if !certificates.is_empty() {
+        let set: Vec<CertificateChoices> = certificates
+            .iter()
+            .map(|d| CertificateChoices::Certificate(x509_cert::Certificate::from_der(d).unwrap()))
+            .collect();
+        sd.certificates = Some(cms::CertificateSet(
+            der::asn1::SetOfVec::try_from(set).unwrap(),
+        ));
+    }
+    sd
 }

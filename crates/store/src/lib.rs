@@ -1,6 +1,6 @@
 //! Persistence for Cachet: the CA's settings and keys (sealed, never plaintext), issued
-//! certificates and their revocation state, published CRLs, and the append-only,
-//! hash-chained audit log — over sqlx, with SQLite (WAL) as the embedded default.
+//! certificates and their revocation state, published CRLs, the trust store (anchors,
+//! intermediates, imported CRLs), and the append-only, hash-chained audit log — over sqlx, with SQLite (WAL) as the embedded default.
 //!
 //! This crate stores and retrieves; it does not decide. It never sees a private key in the
 //! clear (the service seals keys before they get here), builds no certificates and applies
@@ -10,9 +10,13 @@
 
 pub mod audit;
 pub mod error;
-mod schema;
+pub mod schema;
 pub mod store;
+pub mod trust;
 
 pub use audit::{AuditEntry, AuditKey, AuditRecord, ChainProblem};
 pub use error::StoreError;
 pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, RevokedRow, Store};
+pub use trust::{
+    AddOutcome, CrlImportOutcome, ImportedCrlRecord, TrustAnchorRecord, TrustIntermediateRecord,
+};

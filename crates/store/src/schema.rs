@@ -1,8 +1,105 @@
-//! The database schema, version 1. Applied in one transaction when a store is created.
+//! The database schema: the base (version `cachet-1`, the schema of the first release) and
+//! the migrations applied after it, in order.
+//!
+//! The settings key `schema` names the newest migration applied. [`Store::create`] applies the
+//! base and every migration in one transaction; [`Store::open`] upgrades a database whose
+//! marker names an earlier version by applying the missing migrations, again in one
+//! transaction, so an upgrade either happens whole or not at all. A marker this build does not
+//! know (a newer Cachet's database, or another program's) is refused, never guessed at.
+//!
+//! The base statements are frozen: a data directory created by any earlier build holds exactly
+//! them, and the upgrade test builds its "old" database from them. Every change goes into a new
+//! [`Migration`]. Statements keep to SQL that PostgreSQL also accepts (no `INSERT OR
+//! REPLACE`, no `AUTOINCREMENT`; `ON CONFLICT … DO UPDATE` where an upsert is needed).
+//!
+//! [`Store::create`]: crate::Store::create
+//! [`Store::open`]: crate::Store::open
 
-/// Identifies a Cachet database and its schema version (settings key `schema`).
-pub const SCHEMA_ID: &str = "cachet-1";
+/// The marker of the base schema (settings key `schema`).
+pub const BASE_ID: &str = "cachet-1";
 
+/// One step of the schema after the base.
+#[derive(Debug)]
+pub struct Migration {
+    /// The marker the database carries once this step is applied.
+    pub id: &'static str,
+    /// The statements, applied in order inside the upgrade's transaction.
+    pub statements: &'static [&'static str],
+}
+
+/// Every migration after the base, oldest first. Append only.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    id: "cachet-2",
+    statements: TRUST_STORE,
+}];
+
+/// The marker of the newest schema this build writes.
+pub fn latest_id() -> &'static str {
+    MIGRATIONS.last().map_or(BASE_ID, |m| m.id)
+}
+
+/// The migrations a database at schema `id` still needs, oldest first; `None` when `id` is
+/// not a schema this build knows.
+pub fn pending(id: &str) -> Option<&'static [Migration]> {
+    if id == BASE_ID {
+        return Some(MIGRATIONS);
+    }
+    MIGRATIONS
+        .iter()
+        .position(|m| m.id == id)
+        .map(|i| &MIGRATIONS[i + 1..])
+}
+
+/// `cachet-2`: the trust store (issue #4) — the relying party's side of the PKI, apart from
+/// the organisation's own CAs: certificates trusted as anchors (RFC 5280 §6.1.1 (d)) with the
+/// constraints put on them, certificates that may complete a path, and CRLs imported by hand
+/// (the offline route when a distribution point cannot be reached).
+const TRUST_STORE: &[&str] = &[
+    // A trust anchor. `revocation` is the anchor's own policy (`off`, `prefer`, `require`);
+    // NULL leaves it to the verifier's setting. Fingerprints are SHA-256 of the DER
+    // certificate, lower-case hex.
+    "CREATE TABLE trust_anchors (
+        fingerprint TEXT PRIMARY KEY,
+        subject     TEXT NOT NULL,
+        label       TEXT,
+        revocation  TEXT CHECK (revocation IN ('off', 'prefer', 'require')),
+        der         BLOB NOT NULL,
+        added_at    INTEGER NOT NULL
+    )",
+    // The rfc822Name subtrees an anchor may vouch for (RFC 5280 §4.2.1.10 forms:
+    // `partner.example`, `.partner.example`, `alice@partner.example`). None: any address.
+    "CREATE TABLE trust_anchor_emails (
+        anchor  TEXT NOT NULL REFERENCES trust_anchors(fingerprint) ON DELETE CASCADE,
+        subtree TEXT NOT NULL,
+        PRIMARY KEY (anchor, subtree)
+    )",
+    // Certificates that may complete a path; trusted for nothing by themselves.
+    "CREATE TABLE trust_intermediates (
+        fingerprint TEXT PRIMARY KEY,
+        subject     TEXT NOT NULL,
+        der         BLOB NOT NULL,
+        added_at    INTEGER NOT NULL
+    )",
+    // Imported CRLs. One row per scope — the same issuer (DER), the same
+    // issuingDistributionPoint (its DER extension value; empty when absent) and the same
+    // kind (complete or delta, RFC 5280 §5.2.4) — holding the newest CRL of that scope.
+    // `crl_number` is NULL when the CRL has none or it exceeds 63 bits.
+    "CREATE TABLE imported_crls (
+        fingerprint TEXT PRIMARY KEY,
+        issuer      TEXT NOT NULL,
+        issuer_der  BLOB NOT NULL,
+        idp_der     BLOB NOT NULL,
+        delta       INTEGER NOT NULL CHECK (delta IN (0, 1)),
+        crl_number  INTEGER,
+        this_update INTEGER NOT NULL,
+        next_update INTEGER,
+        der         BLOB NOT NULL,
+        imported_at INTEGER NOT NULL,
+        UNIQUE (issuer_der, idp_der, delta)
+    )",
+];
+
+/// The base schema (`cachet-1`). Frozen: change the schema with a [`Migration`].
 pub const STATEMENTS: &[&str] = &[
     "CREATE TABLE settings (
         key   TEXT PRIMARY KEY,

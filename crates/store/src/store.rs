@@ -2,7 +2,7 @@
 
 use crate::audit::{AuditEntry, AuditKey, AuditRecord, GENESIS, record_hash};
 use crate::error::{Result, StoreError};
-use crate::schema::{SCHEMA_ID, STATEMENTS};
+use crate::schema::{self, BASE_ID, STATEMENTS};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -101,7 +101,7 @@ pub enum RevokeOutcome {
 /// A Cachet database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 const AUDIT_HEAD_SEQ: &str = "audit_head_seq";
@@ -170,15 +170,21 @@ impl Store {
         for s in STATEMENTS {
             sqlx::query(*s).execute(&mut *tx).await?;
         }
+        for m in schema::MIGRATIONS {
+            for s in m.statements {
+                sqlx::query(*s).execute(&mut *tx).await?;
+            }
+        }
         sqlx::query("INSERT INTO settings (key, value) VALUES ('schema', ?)")
-            .bind(SCHEMA_ID)
+            .bind(schema::latest_id())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(Store { pool })
     }
 
-    /// Opens an existing Cachet database.
+    /// Opens an existing Cachet database, upgrading its schema first when an earlier build
+    /// made it (see [`crate::schema`]): the missing migrations are applied in one transaction.
     pub async fn open(path: &Path) -> Result<Store> {
         let p = path.display().to_string();
         if !path.is_file() {
@@ -222,10 +228,18 @@ impl Store {
                 })
         };
         match schema.as_deref() {
-            Some(SCHEMA_ID) => open().await,
+            Some(id) if id == schema::latest_id() => open().await,
+            Some(id) if schema::pending(id).is_some() => {
+                let store = open().await?;
+                store.upgrade().await?;
+                Ok(store)
+            }
             Some(other) => Err(StoreError::Foreign {
                 path: p,
-                detail: format!("schema '{other}' is not {SCHEMA_ID}"),
+                detail: format!(
+                    "schema '{other}' is not one this build knows ({BASE_ID} to {}): was it made by a newer Cachet?",
+                    schema::latest_id()
+                ),
             }),
             None => Err(StoreError::Foreign {
                 path: p,
@@ -239,7 +253,36 @@ impl Store {
         self.pool.close().await;
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+    /// Applies the migrations the database still needs, in one transaction. The marker is
+    /// read again under the write lock, so two processes opening an old database at once
+    /// upgrade it once.
+    async fn upgrade(&self) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let id: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'schema'")
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(pending) = schema::pending(&id) else {
+            return Err(StoreError::Database(format!(
+                "the schema changed to '{id}' while the database was being opened"
+            )));
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        for m in pending {
+            for s in m.statements {
+                sqlx::query(*s).execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query("UPDATE settings SET value = ? WHERE key = 'schema'")
+            .bind(schema::latest_id())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
         // IMMEDIATE takes the write lock at once, so concurrent writers queue instead of
         // failing on a lock upgrade.
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
@@ -545,7 +588,7 @@ impl Store {
 
 /// Appends `entry` after the newest record, inside the caller's transaction, and moves the
 /// recorded head.
-async fn append_audit(
+pub(crate) async fn append_audit(
     tx: &mut Transaction<'static, Sqlite>,
     key: &AuditKey,
     entry: &AuditEntry,
@@ -590,4 +633,110 @@ async fn append_audit(
         prev_hash,
         hash,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema;
+
+    /// Builds a database exactly as the first release did: the base statements and the
+    /// `cachet-1` marker, with a setting and an audit record in it.
+    async fn base_database(path: &Path) {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(path, true))
+            .await
+            .unwrap();
+        for s in STATEMENTS {
+            sqlx::query(*s).execute(&pool).await.unwrap();
+        }
+        for (k, v) in [("schema", BASE_ID), ("domain", "example.com")] {
+            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?)")
+                .bind(k)
+                .bind(v)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+    }
+
+    async fn marker(s: &Store) -> String {
+        s.setting("schema").await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_base_database_is_upgraded_on_open_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cachet.db");
+        base_database(&path).await;
+        let key = AuditKey::new([3; 32]);
+        {
+            // The first release's store appends an audit record before the upgrade.
+            let pool = SqlitePoolOptions::new()
+                .connect_with(options(&path, false))
+                .await
+                .unwrap();
+            let old = Store { pool };
+            let mut tx = old.begin().await.unwrap();
+            let e = AuditEntry {
+                at: 1,
+                actor: "old".into(),
+                action: "ca-created".into(),
+                serial: None,
+                subject: None,
+                detail: String::new(),
+            };
+            append_audit(&mut tx, &key, &e).await.unwrap();
+            tx.commit().await.unwrap();
+            old.close().await;
+        }
+        let s = Store::open(&path).await.unwrap();
+        assert_eq!(marker(&s).await, schema::latest_id());
+        assert_eq!(
+            s.setting("domain").await.unwrap().as_deref(),
+            Some("example.com")
+        );
+        assert!(s.trust_anchors().await.unwrap().is_empty());
+        assert!(s.imported_crls().await.unwrap().is_empty());
+        let (records, head) = s.audit_log().await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(crate::audit::verify_chain(&key, &records, head).is_empty());
+        s.close().await;
+        // Opening again finds nothing to do.
+        let s = Store::open(&path).await.unwrap();
+        assert_eq!(marker(&s).await, schema::latest_id());
+        s.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_new_database_has_the_latest_schema_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cachet.db");
+        let s = Store::create(&path).await.unwrap();
+        assert_eq!(marker(&s).await, schema::latest_id());
+        sqlx::query("UPDATE settings SET value = 'cachet-99' WHERE key = 'schema'")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        s.close().await;
+        match Store::open(&path).await {
+            Err(StoreError::Foreign { detail, .. }) => {
+                assert!(detail.contains("cachet-99"), "{detail}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pending_migrations_follow_the_marker() {
+        assert_eq!(
+            schema::pending(BASE_ID).unwrap().len(),
+            schema::MIGRATIONS.len()
+        );
+        assert_eq!(schema::pending(schema::latest_id()).unwrap().len(), 0);
+        assert!(schema::pending("cachet-0").is_none());
+        assert!(schema::pending("").is_none());
+    }
 }

@@ -18,6 +18,8 @@ const MAX_PATHS: usize = 64;
 const MAX_SIGNATURE_CHECKS: usize = 1024;
 /// Candidate issuers expanded in one search before giving up.
 const MAX_EXPANSIONS: usize = 4096;
+/// AIA caIssuers fetches per validation.
+const MAX_AIA_FETCHES: usize = 4;
 /// Nesting of CRL-issuer path validations (a CRL signer whose own path needs a CRL whose
 /// signer needs…).
 pub(super) const MAX_RECURSION: usize = 2;
@@ -88,6 +90,20 @@ impl Graph {
         Graph { nodes, by_subject }
     }
 
+    /// Adds a certificate (fetched from an AIA caIssuers URL) unless present; its index.
+    fn add(&mut self, cert: &ParsedCertificate) -> usize {
+        if let Some(i) = self.nodes.iter().position(|n| n.cert.der() == cert.der()) {
+            return i;
+        }
+        let node = Node::new(cert, None);
+        self.by_subject
+            .entry(node.subject.clone())
+            .or_default()
+            .push(self.nodes.len());
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
     /// Certificates whose subject is `name`.
     pub fn with_subject(&self, name: &NameKey) -> &[usize] {
         self.by_subject.get(name).map_or(&[], |v| v.as_slice())
@@ -122,6 +138,8 @@ pub(super) struct Builder<'a> {
     paths: usize,
     exhausted: bool,
     best: Option<Failure>,
+    aia_fetches: usize,
+    aia_problems: Vec<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -147,6 +165,8 @@ impl<'a> Builder<'a> {
             paths: 0,
             exhausted: false,
             best: None,
+            aia_fetches: 0,
+            aia_problems: Vec::new(),
         }
     }
 
@@ -183,6 +203,19 @@ impl<'a> Builder<'a> {
             self.exhausted = true;
         }
         self.exhausted
+    }
+
+    /// Whether the partial path `path` (leaf first, no anchor yet) is deeper than
+    /// `max_depth`: the leaf and every intermediate that is not self-issued count, as in
+    /// RFC 5280 §6.1.4 (l) (a CA's key rollover certificates lengthen no path); whatever its
+    /// certificates, no path is longer than twice the bound.
+    fn too_deep(&self, path: &[usize]) -> bool {
+        let counted = 1 + path
+            .iter()
+            .skip(1)
+            .filter(|&&n| !self.graph.nodes[n].self_issued)
+            .count();
+        counted > self.opts.max_depth || path.len() > self.opts.max_depth.saturating_mul(2)
     }
 
     fn record(&mut self, f: Failure) {
@@ -248,7 +281,10 @@ impl<'a> Builder<'a> {
 
     fn search(&mut self, path: &mut Vec<usize>) -> Option<Validation> {
         let current = *path.last()?;
-        let candidates = self.candidates(current, path);
+        let mut candidates = self.candidates(current, path);
+        if candidates.is_empty() && self.fetch_issuers(current) {
+            candidates = self.candidates(current, path);
+        }
         if candidates.is_empty() {
             let f = self.missing_issuer(current);
             self.record(Failure {
@@ -296,11 +332,11 @@ impl<'a> Builder<'a> {
                 if v.is_some() {
                     return v;
                 }
-            } else if path.len() > self.opts.max_depth {
+            } else if self.too_deep(path) {
                 let f = Finding::error(
                     Code::PathTooLong,
                     format!(
-                        "no trusted root within {} certificates of '{}'",
+                        "no trusted root within {} certificates of '{}' (self-issued CA certificates not counted)",
                         self.opts.max_depth,
                         self.graph.nodes[0].cert.subject()
                     ),
@@ -317,6 +353,36 @@ impl<'a> Builder<'a> {
             path.pop();
         }
         None
+    }
+
+    /// Fetches the issuers of `node` from its AIA caIssuers URLs (RFC 5280 §4.2.2.1) when a
+    /// fetcher is at hand; whether any certificate was added. At most [`MAX_AIA_FETCHES`]
+    /// fetches per validation; failures are remembered for the finding.
+    fn fetch_issuers(&mut self, node: usize) -> bool {
+        let Some(fetcher) = self.material.fetcher else {
+            return false;
+        };
+        let mut added = false;
+        for url in super::aia::ca_issuer_urls(&self.graph.nodes[node].cert) {
+            if self.aia_fetches >= MAX_AIA_FETCHES {
+                break;
+            }
+            self.aia_fetches += 1;
+            match fetcher.ca_issuers(&url) {
+                Ok(certs) => {
+                    for c in certs.iter().take(16) {
+                        let before = self.graph.nodes.len();
+                        if self.graph.add(c) == before {
+                            added = true;
+                        }
+                    }
+                }
+                Err(e) => self
+                    .aia_problems
+                    .push(format!("the issuer could not be fetched from {url} ({e})")),
+            }
+        }
+        added
     }
 
     /// Processes a complete path (leaf … anchor); `Some` when it is valid.
@@ -349,6 +415,9 @@ impl<'a> Builder<'a> {
         }
         Validation {
             verdict,
+            anchored: path
+                .last()
+                .is_some_and(|&i| self.graph.nodes[i].anchor.is_some()),
             chain: path
                 .iter()
                 .map(|&i| self.graph.nodes[i].cert.clone())
@@ -367,22 +436,28 @@ impl<'a> Builder<'a> {
         let best = self.best.take();
         let leaf_key = self.graph.nodes[0].spki.clone();
         let mut verdict = Verdict::default();
-        let (chain, outcome) = match best {
+        let mut revocation = Vec::new();
+        let chain = match best {
             Some(f) => {
-                if let Some(o) = f.outcome {
-                    for x in o.findings {
-                        verdict.push(x);
+                match f.outcome {
+                    Some(o) => {
+                        for x in o.findings {
+                            verdict.push(x);
+                        }
+                        revocation = o.revocation;
                     }
-                } else {
-                    verdict.push(f.finding);
+                    None => verdict.push(f.finding),
                 }
-                (f.chain, None::<PathOutcome>)
+                f.chain
             }
             None => {
                 verdict.push(self.missing_issuer(0));
-                (vec![0], None)
+                vec![0]
             }
         };
+        for p in std::mem::take(&mut self.aia_problems) {
+            verdict.push(Finding::warning(Code::MissingIntermediate, p));
+        }
         if exhausted {
             verdict.push(Finding::error(
                 Code::PathTooLong,
@@ -392,15 +467,17 @@ impl<'a> Builder<'a> {
                 ),
             ));
         }
-        let _ = outcome;
         Validation {
             verdict,
+            anchored: chain
+                .last()
+                .is_some_and(|&i| self.graph.nodes[i].anchor.is_some()),
             chain: chain
                 .iter()
                 .map(|&i| self.graph.nodes[i].cert.clone())
                 .collect(),
             user_constrained_policy_set: Vec::new(),
-            revocation: Vec::new(),
+            revocation,
             leaf_public_key: leaf_key,
             paths_tried: self.paths,
         }

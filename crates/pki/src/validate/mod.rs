@@ -17,6 +17,7 @@
 //! is not: a fetcher (the CLI and `service` fetch CRLs and OCSP answers and pass them in),
 //! nor a trust store (callers pass anchors).
 
+pub mod aia;
 mod build;
 pub mod dn;
 pub mod mailbox;
@@ -159,8 +160,31 @@ impl ValidationOptions {
 /// Default for [`ValidationOptions::max_depth`]: deeper than any real hierarchy.
 pub const DEFAULT_MAX_DEPTH: usize = 16;
 
+/// Where revocation information and missing issuers come from when the material at hand
+/// does not decide: the network, behind caches. Implementations do I/O and live outside
+/// this crate (`cachet-service`); validation calls them only when it needs to, and a failure
+/// becomes a finding (`crl-unavailable`, `ocsp-unavailable`, `missing-intermediate`) that
+/// names the URL and the reason.
+pub trait Fetcher: Send + Sync {
+    /// The CRL published at `url` (a certificate's HTTP CRL distribution point). `Err`:
+    /// why not, in a few words ("connection refused", "timed out after 10 s", "HTTP 404").
+    fn crl(&self, url: &str) -> Result<ParsedCrl, String>;
+    /// The DER OCSP response of the responder at `url` to the DER `request` (RFC 6960
+    /// Appendix A: HTTP POST or GET).
+    fn ocsp(&self, url: &str, request: &[u8]) -> Result<Vec<u8>, String>;
+    /// The certificates published at an authorityInfoAccess caIssuers `url` (RFC 5280
+    /// §4.2.2.1: one DER certificate or a certs-only CMS/PKCS#7 bundle).
+    fn ca_issuers(&self, url: &str) -> Result<Vec<ParsedCertificate>, String>;
+}
+
+impl std::fmt::Debug for dyn Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fetcher")
+    }
+}
+
 /// Everything a validation may draw on besides the leaf.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Material<'a> {
     /// Trust anchors.
     pub anchors: &'a [TrustAnchor],
@@ -170,12 +194,28 @@ pub struct Material<'a> {
     pub crls: &'a [ParsedCrl],
     /// Certificate signatures already verified, shared between validations.
     pub cache: Option<&'a SignatureCache>,
+    /// Fetches CRLs from distribution points, OCSP answers and missing issuers (AIA);
+    /// `None`: offline, only the material above counts.
+    pub fetcher: Option<&'a dyn Fetcher>,
+}
+
+impl std::fmt::Debug for Material<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Material")
+            .field("anchors", &self.anchors.len())
+            .field("intermediates", &self.intermediates.len())
+            .field("crls", &self.crls.len())
+            .field("cache", &self.cache.is_some())
+            .field("fetcher", &self.fetcher.is_some())
+            .finish()
+    }
 }
 
 /// The revocation status found for one certificate of the chosen path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevocationStatus {
-    /// A CRL in scope covers every reason and does not list it.
+    /// A CRL in scope covers every reason and does not list it, or an OCSP responder
+    /// said good.
     Good,
     /// Listed on a CRL.
     Revoked {
@@ -184,7 +224,7 @@ pub enum RevocationStatus {
         /// reasonCode (unspecified when absent).
         reason: RevocationReason,
     },
-    /// No usable CRL: why.
+    /// No usable CRL or OCSP answer: why.
     Undetermined(String),
     /// Checking was off.
     NotChecked,
@@ -213,6 +253,8 @@ pub struct Validation {
     /// The chosen path, leaf first and anchor last; for an invalid result, the path that
     /// came closest (may be just the leaf).
     pub chain: Vec<ParsedCertificate>,
+    /// Whether `chain` ends at a trust anchor.
+    pub anchored: bool,
     /// The user-constrained-policy-set (RFC 5280 §6.1.6) of the chosen path.
     pub user_constrained_policy_set: Vec<ObjectIdentifier>,
     /// Revocation status of each certificate of the chosen path, leaf first.

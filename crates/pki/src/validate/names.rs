@@ -940,20 +940,34 @@ fn punycode_adapt(delta: u32, points: u32, first: bool) -> u32 {
 /// Whether the dNSName `pattern` of a certificate matches the reference host name `host`
 /// (RFC 6125 §6.4.1, §6.4.3): equal ignoring ASCII case, or `pattern` is "*." and a domain,
 /// and `host` is one non-empty label more than that domain. No other wildcard is honoured
-/// (none in other labels, none inside a label).
+/// (none in other labels, none inside a label). Both must be in the preferred name syntax
+/// RFC 5280 §4.2.1.6 requires of a dNSName (see [`is_preferred_name`]): a name with an
+/// underscore, say, matches nothing.
 pub fn dns_name_matches(pattern: &str, host: &str) -> bool {
-    if !is_valid_host(host) {
+    if !is_preferred_name(host) {
         return false;
     }
     match pattern.strip_prefix("*.") {
         Some(domain) => {
-            is_valid_host(domain)
+            is_preferred_name(domain)
                 && host
                     .split_once('.')
                     .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(domain))
         }
-        None => is_valid_host(pattern) && pattern.eq_ignore_ascii_case(host),
+        None => is_preferred_name(pattern) && pattern.eq_ignore_ascii_case(host),
     }
+}
+
+/// Whether `s` is a host name in the "preferred name syntax" of RFC 1034 §3.5 as relaxed by
+/// RFC 1123 §2.1 (which RFC 5280 §4.2.1.6 requires of dNSName): labels of ASCII letters,
+/// digits and hyphens, neither starting nor ending with a hyphen.
+fn is_preferred_name(s: &str) -> bool {
+    is_valid_host(s)
+        && s.split('.').all(|label| {
+            !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// The identity a relying party expects of a certificate.
@@ -1566,6 +1580,14 @@ mod tests {
         assert!(!dns_name_matches("*", "localhost"));
         assert!(!dns_name_matches("*.*.example.com", "a.b.example.com"));
         assert!(!dns_name_matches("example.com", "example.com."));
+        // RFC 5280 §4.2.1.6: only the preferred name syntax (no underscore, no hyphen at
+        // either end of a label) names a host.
+        assert!(!dns_name_matches("foo_bar.example.com", "foo_bar.example.com"));
+        assert!(!dns_name_matches("*.example.com", "foo_bar.example.com"));
+        assert!(!dns_name_matches("-foo.example.com", "-foo.example.com"));
+        assert!(!dns_name_matches("foo-.example.com", "foo-.example.com"));
+        assert!(dns_name_matches("foo-bar.example.com", "FOO-BAR.example.com"));
+        assert!(dns_name_matches("xn--bcher-kva.example", "xn--bcher-kva.example"));
     }
 
     #[test]

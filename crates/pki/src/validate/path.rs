@@ -93,6 +93,7 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
     // trust anchor information carry them; a CA that constrains itself means it).
     if n > 0 {
         let cert = anchor.cert.clone();
+        check_anchor(&cert, at, &mut out);
         apply_name_constraints(&cert, &mut constraints, &mut out);
     }
     if n == 0 {
@@ -133,7 +134,16 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
             );
         }
         // (a)(2) validity at the time of checking.
-        check_validity(&cert, at, is_leaf, &mut out);
+        let role = if is_leaf { Role::Leaf } else { Role::Ca };
+        check_validity(&cert, at, role, &mut out);
+        // A certificate that is malformed (RFC 5280 §4.1.1.2, §4.1.2.4, §4.2) means nothing.
+        if let Err(e) = cert.check_structure() {
+            out.error(
+                Code::Malformed,
+                &cert,
+                format!("'{}' is malformed: {e}", cert.subject()),
+            );
+        }
         // (a)(4) name chaining holds by construction (candidates are found by subject).
 
         // (b)–(c) name constraints, except for self-issued intermediates.
@@ -298,25 +308,31 @@ fn apply_name_constraints(
     }
 }
 
-fn check_validity(cert: &ParsedCertificate, at: u64, is_leaf: bool, out: &mut PathOutcome) {
-    let whose = if is_leaf {
-        "the certificate"
-    } else {
-        "the CA certificate"
+/// Where a certificate stands in the path, for the wording of findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Leaf,
+    Ca,
+    Anchor,
+}
+
+fn check_validity(cert: &ParsedCertificate, at: u64, role: Role, out: &mut PathOutcome) {
+    let (whose, fix) = match role {
+        Role::Leaf => ("the certificate", ": the owner needs a new one"),
+        Role::Ca => ("the CA certificate", ": the issuer must renew it"),
+        Role::Anchor => (
+            "the trust anchor",
+            ": trust the CA's current root certificate instead",
+        ),
     };
     if cert.not_after() < at {
         out.error(
             Code::Expired,
             cert,
             format!(
-                "{whose} '{}' expired on {}{}",
+                "{whose} '{}' expired on {}{fix}",
                 cert.subject(),
                 rfc3339(cert.not_after()),
-                if is_leaf {
-                    ": the owner needs a new one"
-                } else {
-                    ": the issuer must renew it"
-                }
             ),
         );
     }
@@ -330,6 +346,50 @@ fn check_validity(cert: &ParsedCertificate, at: u64, is_leaf: bool, out: &mut Pa
                 rfc3339(cert.not_before())
             ),
         );
+    }
+}
+
+/// A trust anchor given as a certificate, when it issued the next certificate of the path,
+/// is held to what §6.1 asks of every CA certificate there (RFC 5937 §2 lets a trust
+/// anchor's certificate constrain the path; OpenSSL, NSS and Go check it likewise): valid
+/// at the time of checking, well-formed, no critical extension Cachet does not process, a
+/// CA by basicConstraints (§6.1.4 (k); a v1 or v2 root, which cannot say, is taken as one)
+/// and, when it has keyUsage, allowed keyCertSign (§6.1.4 (n)).
+fn check_anchor(cert: &ParsedCertificate, at: u64, out: &mut PathOutcome) {
+    check_validity(cert, at, Role::Anchor, out);
+    if let Err(e) = cert.check_structure() {
+        out.error(
+            Code::Malformed,
+            cert,
+            format!("the trust anchor '{}' is malformed: {e}", cert.subject()),
+        );
+    }
+    check_critical_extensions(cert, out);
+    let v3 = cert.inner().tbs_certificate().version() == x509_cert::certificate::Version::V3;
+    match cert.basic_constraints() {
+        Ok(Some((_, bc))) if bc.ca => {}
+        Ok(_) if !v3 => {}
+        Ok(_) => out.error(
+            Code::NotCa,
+            cert,
+            format!(
+                "the trust anchor '{}' issued a certificate in the chain but is not a CA (basicConstraints): trust the CA's root certificate, not this one",
+                cert.subject()
+            ),
+        ),
+        Err(e) => out.error(Code::Malformed, cert, e.to_string()),
+    }
+    match cert.key_usage() {
+        Ok(Some((_, ku))) if !ku.0.contains(KeyUsages::KeyCertSign) => out.error(
+            Code::WrongKeyUsage,
+            cert,
+            format!(
+                "the trust anchor '{}' may not sign certificates (keyUsage lacks keyCertSign)",
+                cert.subject()
+            ),
+        ),
+        Ok(_) => {}
+        Err(e) => out.error(Code::Malformed, cert, e.to_string()),
     }
 }
 
@@ -361,6 +421,29 @@ pub(super) fn check_leaf(b: &Builder<'_>, node: usize, out: &mut PathOutcome) {
             None
         }
     };
+    // A certificate that is not a CA may neither carry nameConstraints (RFC 5280
+    // §4.2.1.10: "MUST be used only in a CA certificate") nor assert keyCertSign
+    // (§4.2.1.3, §4.2.1.9): either says it is misissued.
+    if !cert.is_ca().unwrap_or(false) {
+        if cert
+            .extensions()
+            .iter()
+            .any(|e| e.extn_id == oids::ID_CE_NAME_CONSTRAINTS)
+        {
+            out.error(
+                Code::Malformed,
+                &cert,
+                "the certificate is not a CA but carries nameConstraints, which RFC 5280 §4.2.1.10 allows only in CA certificates: it is misissued".to_string(),
+            );
+        }
+        if ku.is_some_and(|k| k.contains(KeyUsages::KeyCertSign)) {
+            out.error(
+                Code::Malformed,
+                &cert,
+                "the certificate is not a CA but its keyUsage asserts keyCertSign, which RFC 5280 §4.2.1.3 forbids: it is misissued".to_string(),
+            );
+        }
+    }
     let (needed, what): (&[KeyUsages], &str) = match purpose {
         Purpose::EmailSigning => (
             &[KeyUsages::DigitalSignature, KeyUsages::NonRepudiation],
@@ -475,12 +558,14 @@ fn check_revocation(b: &mut Builder<'_>, path: &[usize], out: &mut PathOutcome) 
                 ),
             ),
             RevocationStatus::Undetermined(why) => {
-                let code = if found.expired_only {
+                let code = found.code.unwrap_or(if found.expired_only {
                     Code::CrlExpired
                 } else {
                     Code::CrlUnavailable
-                };
-                let fix = if found.expired_only {
+                });
+                let fix = if code == Code::OcspUnavailable {
+                    "check that the responder is reachable from here, or get the issuer's CRL and import it with `cachet trust import-crl`"
+                } else if found.expired_only {
                     "get a current CRL from the issuer and import it with `cachet trust import-crl`"
                 } else if dps.is_empty() {
                     "get the issuer's CRL and import it with `cachet trust import-crl` (or pass it with --crl)"

@@ -200,7 +200,12 @@ pub(super) struct Found {
     pub sources: Vec<String>,
     /// No CRL was usable, and at least one was in scope but past its nextUpdate.
     pub expired_only: bool,
+    /// The finding code when it is not the CRL one (OCSP was the only source tried).
+    pub code: Option<crate::verdict::Code>,
 }
+
+/// CRL distribution points fetched per certificate at most.
+const MAX_FETCHES: usize = 4;
 
 /// The HTTP(S) URIs of a certificate's CRL distribution points.
 pub fn http_distribution_points(cert: &crate::ParsedCertificate) -> Vec<String> {
@@ -288,29 +293,33 @@ fn describe(crl: &ParsedCrl, idx: &CrlIndex) -> String {
 }
 
 /// The revocation status of `path[k]` (leaf = 0), issued by `path[k + 1]`.
+/// The revocation status of `path[k]` (leaf = 0), issued by `path[k + 1]`: from the CRLs
+/// at hand, then (with a fetcher) from the certificate's HTTP distribution points, then
+/// from its OCSP responder.
 pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
-    let at = b.opts.at;
     let node = path[k];
     let cert = b.graph.nodes[node].cert.clone();
-    let cert_issuer = b.graph.nodes[node].issuer.clone();
-    let cert_issuer_name = cert.inner().tbs_certificate().issuer().clone();
-    let serial = {
-        use der::Encode;
-        cert.inner()
-            .tbs_certificate()
-            .serial_number()
-            .to_der()
-            .unwrap_or_default()
+    let s = Subject {
+        issuer: b.graph.nodes[node].issuer.clone(),
+        issuer_name: cert.inner().tbs_certificate().issuer().clone(),
+        serial: {
+            use der::Encode;
+            cert.inner()
+                .tbs_certificate()
+                .serial_number()
+                .to_der()
+                .unwrap_or_default()
+        },
+        is_ca: cert.is_ca().unwrap_or(false),
+        cert,
     };
-    let is_ca = cert.is_ca().unwrap_or(false);
     let mut found = Found {
         status: RevocationStatus::Undetermined(String::new()),
         sources: Vec::new(),
         expired_only: false,
+        code: None,
     };
-    let mut problems: Vec<String> = Vec::new();
-    let mut saw_expired = false;
-    let dps = match distribution_points(&cert) {
+    let dps = match distribution_points(&s.cert) {
         Ok(Some(d)) if !d.is_empty() => d,
         Ok(_) => vec![DistributionPoint {
             distribution_point: None,
@@ -322,11 +331,127 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
             return found;
         }
     };
-    let crls = b.material.crls;
-    let mut mask: u16 = 0;
-    'dps: for dp in &dps {
+    let mut st = Scan::default();
+    let local = b.material.crls;
+    let mut revoked = scan(b, path, k, &s, &dps, local, &mut st);
+    let fetcher = b.material.fetcher;
+    let mut fetch_failed = false;
+    if revoked.is_none()
+        && st.mask != ALL_REASONS
+        && let Some(f) = fetcher
+    {
+        let mut fetched = Vec::new();
+        for url in http_distribution_points(&s.cert)
+            .into_iter()
+            .take(MAX_FETCHES)
+        {
+            match f.crl(&url) {
+                Ok(crl) => fetched.push(crl),
+                Err(e) => {
+                    fetch_failed = true;
+                    st.problems
+                        .push(format!("the CRL at {url} could not be fetched ({e})"));
+                }
+            }
+        }
+        if !fetched.is_empty() {
+            // Delta CRLs among the local ones may update a fetched complete CRL.
+            fetched.extend(local.iter().cloned());
+            revoked = scan(b, path, k, &s, &dps, &fetched, &mut st);
+        }
+    }
+    if let Some((at, reason)) = revoked {
+        found.status = RevocationStatus::Revoked { at, reason };
+        found.sources = st.sources;
+        return found;
+    }
+    if st.mask != ALL_REASONS
+        && let Some(f) = fetcher
+    {
+        let urls = super::aia::ocsp_urls(&s.cert);
+        if let Some(url) = urls.first() {
+            let issuer = b.graph.nodes[path[k + 1]].cert.clone();
+            match ocsp_status(f, url, &s.cert, &issuer, b.opts.at) {
+                Ok((status, source)) => {
+                    st.sources.push(source);
+                    match status {
+                        RevocationStatus::Good => st.mask = ALL_REASONS,
+                        RevocationStatus::Revoked { .. } => {
+                            found.status = status;
+                            found.sources = st.sources;
+                            return found;
+                        }
+                        RevocationStatus::Undetermined(why) => st.problems.push(why),
+                        RevocationStatus::NotChecked => {}
+                    }
+                }
+                Err(why) => {
+                    st.problems.push(why);
+                    if !fetch_failed && st.mask == 0 {
+                        found.code = Some(crate::verdict::Code::OcspUnavailable);
+                    }
+                }
+            }
+        }
+    }
+    found.sources = st.sources;
+    let Scan {
+        mask,
+        mut problems,
+        saw_expired,
+        ..
+    } = st;
+    if mask == ALL_REASONS {
+        found.status = RevocationStatus::Good;
+    } else {
+        if problems.is_empty() {
+            problems.push(format!("no CRL from '{}' was available", s.cert.issuer()));
+        } else if mask != 0 {
+            problems.insert(
+                0,
+                "the CRLs at hand do not cover every revocation reason".into(),
+            );
+        }
+        found.expired_only = saw_expired && mask == 0;
+        problems.dedup();
+        found.status = RevocationStatus::Undetermined(problems.join("; "));
+    }
+    found
+}
+
+/// The certificate whose status is sought, as the scan needs it.
+struct Subject {
+    cert: crate::ParsedCertificate,
+    issuer: NameKey,
+    issuer_name: Name,
+    /// The serialNumber's DER (exact: `der` strips sign octets from `as_bytes`).
+    serial: Vec<u8>,
+    is_ca: bool,
+}
+
+/// What the scan of CRLs has established so far.
+#[derive(Default)]
+struct Scan {
+    mask: u16,
+    problems: Vec<String>,
+    saw_expired: bool,
+    sources: Vec<String>,
+}
+
+/// §6.3.3 over `crls` for each distribution point; `Some` when an entry revokes.
+fn scan(
+    b: &mut Builder<'_>,
+    path: &[usize],
+    k: usize,
+    s: &Subject,
+    dps: &[DistributionPoint],
+    crls: &[ParsedCrl],
+    st: &mut Scan,
+) -> Option<(UnixTime, RevocationReason)> {
+    let at = b.opts.at;
+    'dps: for dp in dps {
         for crl in crls {
-            if mask == ALL_REASONS {
+            if st.mask == ALL_REASONS {
                 break 'dps;
             }
             let idx = crl.index();
@@ -343,16 +468,16 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
                         continue;
                     }
                     if !idx.indirect() {
-                        problems.push(format!(
+                        st.problems.push(format!(
                             "the CRL from '{}' is not marked indirect, so it cannot cover certificates of '{}'",
                             crl.issuer(),
-                            cert.issuer()
+                            s.cert.issuer()
                         ));
                         continue;
                     }
                 }
                 None => {
-                    if idx.issuer != cert_issuer {
+                    if idx.issuer != s.issuer {
                         continue;
                     }
                 }
@@ -372,26 +497,26 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
                                         _ => None,
                                     })
                                 })
-                                .unwrap_or_else(|| cert_issuer_name.clone());
+                                .unwrap_or_else(|| s.issuer_name.clone());
                             resolve(n, &base)
                         }
                         None => dp.crl_issuer.clone().unwrap_or_else(|| {
-                            vec![GeneralName::DirectoryName(cert_issuer_name.clone())]
+                            vec![GeneralName::DirectoryName(s.issuer_name.clone())]
                         }),
                     };
                     if !names_intersect(&idp_names, &dp_names) {
-                        problems.push(format!(
+                        st.problems.push(format!(
                             "the CRL from '{}' covers another distribution point",
                             crl.issuer()
                         ));
                         continue;
                     }
                 }
-                if (idp.only_contains_user_certs && is_ca)
-                    || (idp.only_contains_ca_certs && !is_ca)
+                if (idp.only_contains_user_certs && s.is_ca)
+                    || (idp.only_contains_ca_certs && !s.is_ca)
                     || idp.only_contains_attribute_certs
                 {
-                    problems.push(format!(
+                    st.problems.push(format!(
                         "the CRL from '{}' covers only {} certificates",
                         crl.issuer(),
                         if idp.only_contains_ca_certs {
@@ -406,7 +531,7 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
                 }
             }
             if let Some(why) = &idx.unusable {
-                problems.push(format!(
+                st.problems.push(format!(
                     "the CRL from '{}' is unusable: {why}",
                     crl.issuer()
                 ));
@@ -414,7 +539,7 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
             }
             // Freshness.
             if crl.this_update() > at {
-                problems.push(format!(
+                st.problems.push(format!(
                     "the CRL from '{}' is dated in the future ({})",
                     crl.issuer(),
                     rfc3339(crl.this_update())
@@ -424,8 +549,8 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
             if let Some(next) = crl.next_update()
                 && next < at
             {
-                saw_expired = true;
-                problems.push(format!(
+                st.saw_expired = true;
+                st.problems.push(format!(
                     "the CRL from '{}' expired on {}",
                     crl.issuer(),
                     rfc3339(next)
@@ -435,14 +560,14 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
             // (d)–(e) reasons this CRL adds.
             let interim = reasons_bits(&idx.idp.as_ref().and_then(|p| p.only_some_reasons))
                 & reasons_bits(&dp.reasons);
-            if interim & !mask == 0 {
+            if interim & !st.mask == 0 {
                 continue;
             }
             // (f)–(g) the CRL's signer, validated.
             let signer_key = match crl_signer(b, path, k, crl, &idx) {
                 Ok(key) => key,
                 Err(why) => {
-                    problems.push(why);
+                    st.problems.push(why);
                     continue;
                 }
             };
@@ -456,54 +581,33 @@ pub(super) fn status(b: &mut Builder<'_>, path: &[usize], k: usize) -> Found {
             let mut entry = None;
             if let Some(d) = delta {
                 let didx = d.index();
-                if let Some(e) = didx.lookup(&serial, &cert_issuer) {
+                if let Some(e) = didx.lookup(&s.serial, &s.issuer) {
                     entry = Some(e.clone());
                 }
-                found.sources.push(describe(d, &didx));
+                st.sources.push(describe(d, &didx));
             }
             if entry.is_none()
-                && let Some(e) = idx.lookup(&serial, &cert_issuer)
+                && let Some(e) = idx.lookup(&s.serial, &s.issuer)
             {
                 entry = Some(e.clone());
             }
-            found.sources.push(describe(crl, &idx));
+            st.sources.push(describe(crl, &idx));
             match entry {
                 Some(e) if e.unknown_critical => {
-                    problems.push(format!(
+                    st.problems.push(format!(
                         "the CRL from '{}' lists the certificate with an extension Cachet cannot process",
                         crl.issuer()
                     ));
                     continue;
                 }
                 Some(e) if e.reason == RevocationReason::RemoveFromCrl => {}
-                Some(e) => {
-                    found.status = RevocationStatus::Revoked {
-                        at: e.revoked_at,
-                        reason: e.reason,
-                    };
-                    return found;
-                }
+                Some(e) => return Some((e.revoked_at, e.reason)),
                 None => {}
             }
-            mask |= interim;
+            st.mask |= interim;
         }
     }
-    if mask == ALL_REASONS {
-        found.status = RevocationStatus::Good;
-    } else {
-        if problems.is_empty() {
-            problems.push(format!("no CRL from '{}' was available", cert.issuer()));
-        } else if mask != 0 {
-            problems.insert(
-                0,
-                "the CRLs at hand do not cover every revocation reason".into(),
-            );
-        }
-        found.expired_only = saw_expired && mask == 0;
-        problems.dedup();
-        found.status = RevocationStatus::Undetermined(problems.join("; "));
-    }
-    found
+    None
 }
 
 /// The newest fresh delta CRL that updates `complete` (RFC 5280 §5.2.4, §6.3.3 (c)): same
@@ -617,4 +721,48 @@ fn working_key(b: &Builder<'_>, path: &[usize], c: usize) -> Vec<u8> {
         }
     }
     key
+}
+
+/// Asks the OCSP responder at `url` about `cert` (issued by `issuer`), with a nonce, and
+/// checks the answer (RFC 6960): the status and a description of the source, or why the
+/// responder could not be used.
+fn ocsp_status(
+    fetcher: &dyn super::Fetcher,
+    url: &str,
+    cert: &crate::ParsedCertificate,
+    issuer: &crate::ParsedCertificate,
+    at: UnixTime,
+) -> Result<(RevocationStatus, String), String> {
+    use crate::ocsp::{self, CertIdHash, CertStatus, CheckOptions, OcspQuery};
+    let unusable =
+        |e: &dyn std::fmt::Display| format!("the OCSP responder at {url} could not be used ({e})");
+    let cert_id =
+        ocsp::CertId::for_certificate(issuer, cert, CertIdHash::Sha1).map_err(|e| unusable(&e))?;
+    let nonce = cachet_crypto::rand::bytes::<16>().map_err(|e| unusable(&e))?;
+    let request = ocsp::build_request(std::slice::from_ref(&cert_id), Some(&nonce))
+        .map_err(|e| unusable(&e))?;
+    let response = fetcher
+        .ocsp(url, &request)
+        .map_err(|e| format!("the OCSP responder at {url} could not be reached ({e})"))?;
+    let query = OcspQuery {
+        cert_id,
+        nonce: Some(nonce.to_vec()),
+    };
+    let single = ocsp::check_response(&response, &query, issuer, at, &CheckOptions::default())
+        .map_err(|e| unusable(&e))?;
+    let source = format!(
+        "OCSP responder at {url} (this update {})",
+        rfc3339(single.this_update)
+    );
+    let status = match single.status {
+        CertStatus::Good => RevocationStatus::Good,
+        CertStatus::Revoked { time, reason } => RevocationStatus::Revoked {
+            at: time,
+            reason: reason.unwrap_or(RevocationReason::Unspecified),
+        },
+        CertStatus::Unknown => RevocationStatus::Undetermined(format!(
+            "the OCSP responder at {url} does not know the certificate"
+        )),
+    };
+    Ok((status, source))
 }

@@ -125,6 +125,9 @@ pub enum CmsContent {
         signed_data: Box<SignedData>,
         /// The `SignerInfo`s in received order, with the received `signedAttrs`.
         signer_infos: Vec<ReceivedSignerInfo>,
+        /// The DER of each `certificate` choice of `certificates`, in received order (the
+        /// decoded `signed_data` has none: see [`decode_content_info`]).
+        certificates: Vec<Vec<u8>>,
     },
     /// `id-envelopedData` (RFC 5652 §6).
     EnvelopedData(Box<EnvelopedData>),
@@ -243,14 +246,21 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
                 .map_err(|e| CmsError::malformed("Data", e))?,
         ),
         ContentKind::SignedData => {
+            // The certificates are taken out as received and parsed by the caller: decoding
+            // and re-encoding each would cost more than the rest of the structure, and the
+            // X.509 decoder cannot hold every time RFC 5280 allows (UTCTime before 1970).
+            let (without, certificates) = split_certificates(&der)?;
+            let info = ContentInfoRef::from_der(&without)
+                .map_err(|e| CmsError::malformed("ContentInfo", e))?;
             let signed_data = info
                 .content
                 .decode_as::<SignedData>()
                 .map_err(|e| CmsError::malformed("SignedData", e))?;
-            let signer_infos = received_signer_infos(&tree, &signer_nodes, &der)?;
+            let signer_infos = received_signer_infos(&tree, &signer_nodes, &without)?;
             CmsContent::SignedData {
                 signed_data: Box::new(signed_data),
                 signer_infos,
+                certificates,
             }
         }
         ContentKind::EnvelopedData => CmsContent::EnvelopedData(Box::new(
@@ -446,6 +456,79 @@ fn as_set(tree: &BerTree<'_>, n: NodeId) -> Option<Vec<u8>> {
 /// finds them, so the work stays linear however many signers there are), with
 /// `signedAttrs` from the received encoding (`tree`, whose `SignerInfo` nodes are
 /// `signer_nodes`, in the same order: normalisation keeps every SEQUENCE and SET).
+/// A DER element at `pos`: (tag, header length, contents length).
+fn der_element(b: &[u8], pos: usize) -> Option<(u8, usize, usize)> {
+    let tag = *b.get(pos)?;
+    let first = *b.get(pos + 1)?;
+    if first < 0x80 {
+        return Some((tag, 2, usize::from(first)));
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 8 {
+        return None;
+    }
+    let mut len = 0usize;
+    for i in 0..n {
+        len = len.checked_mul(256)? | usize::from(*b.get(pos + 2 + i)?);
+    }
+    Some((tag, 2 + n, len))
+}
+
+/// The children of the DER element whose contents are `b[start..end]`: (start, end) each.
+fn der_children(b: &[u8], start: usize, end: usize) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::new();
+    let mut pos = start;
+    while pos < end {
+        let (_, h, l) = der_element(b, pos)?;
+        let next = pos.checked_add(h)?.checked_add(l)?;
+        if next > end {
+            return None;
+        }
+        out.push((pos, next));
+        pos = next;
+    }
+    Some(out)
+}
+
+/// Splits a DER SignedData ContentInfo into the same without its `certificates [0]` and the
+/// DER of each certificate in it (RFC 5652 §5.1: `CertificateChoices`; only the
+/// `certificate` choice, a SEQUENCE, is kept).
+fn split_certificates(der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), CmsError> {
+    let bad = || CmsError::Malformed {
+        what: "SignedData",
+        detail: "the structure changed in normalisation".into(),
+    };
+    // ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT SignedData }
+    let (_, h, l) = der_element(der, 0).ok_or_else(bad)?;
+    let ci = der_children(der, h, h + l).ok_or_else(bad)?;
+    let (oid, explicit) = match ci.as_slice() {
+        [oid, explicit] => (*oid, *explicit),
+        _ => return Err(bad()),
+    };
+    let (_, eh, _) = der_element(der, explicit.0).ok_or_else(bad)?;
+    let sd_at = explicit.0 + eh;
+    let (_, sh, sl) = der_element(der, sd_at).ok_or_else(bad)?;
+    let children = der_children(der, sd_at + sh, sd_at + sh + sl).ok_or_else(bad)?;
+    let mut certificates = Vec::new();
+    let mut kept: Vec<&[u8]> = Vec::with_capacity(children.len());
+    for (i, &(a, b)) in children.iter().enumerate() {
+        // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+        if i == 3 && der[a] == 0xa0 {
+            let (_, ch, cl) = der_element(der, a).ok_or_else(bad)?;
+            for (x, y) in der_children(der, a + ch, a + ch + cl).ok_or_else(bad)? {
+                if der[x] == 0x30 {
+                    certificates.push(der[x..y].to_vec());
+                }
+            }
+        } else {
+            kept.push(&der[a..b]);
+        }
+    }
+    let signed_data = tlv(0x30, &kept);
+    let explicit = tlv(0xa0, &[&signed_data]);
+    Ok((tlv(0x30, &[&der[oid.0..oid.1], &explicit]), certificates))
+}
+
 fn received_signer_infos(
     tree: &BerTree<'_>,
     signer_nodes: &[NodeId],

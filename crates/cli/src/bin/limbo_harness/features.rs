@@ -1,0 +1,65 @@
+//! Which x509-limbo `features` Cachet's validator implements. A testcase tagged with a
+//! feature that is not implemented is SKIPPED (the suite's rule: never guess), with the
+//! reason given here as its context.
+
+/// Why Cachet does not run testcases with `feature`, or `None` when it implements it.
+pub fn unsupported(feature: &str) -> Option<&'static str> {
+    match feature {
+        // RFC 5280 §6.1 policy processing (PKITS 4.8–4.12 pass).
+        "has-policy-constraints" | "has-cert-policies" | "no-cert-policies" => None,
+        // directoryName constraints are evaluated against the subject and SAN entries.
+        "name-constraint-dn" => None,
+        // ValidationOptions::max_depth bounds the path.
+        "max-chain-depth" => None,
+        // Path building is bounded in depth, candidate paths and signature checks, and
+        // name-constraint checking in comparisons.
+        "denial-of-service" => None,
+        // CRLs given as input are checked (RFC 5280 §6.3).
+        "has-crl" => None,
+        "pedantic-public-suffix-wildcard" => Some(
+            "Cachet has no public suffix list, so it cannot refuse wildcards over a public suffix",
+        ),
+        "pedantic-webpki-subscriber-key" => Some(
+            "Cachet accepts weak end-entity keys (small RSA, DSA, P-192) with a weak-algorithm warning, so old mail stays readable; webpki key rules are not applied",
+        ),
+        "pedantic-webpki-eku" => Some(
+            "Cachet follows RFC 5280 §4.2.1.12 for extKeyUsage (absent or anyExtendedKeyUsage allows every purpose); the stricter webpki rules are not applied",
+        ),
+        "pedantic-serial-number" => Some(
+            "Cachet does not police serial number encodings (zero, negative, over 20 octets) when validating",
+        ),
+        "pedantic-rfc5280" => Some(
+            "Cachet does not refuse certificates for omitting fields RFC 5280 requires of conforming CAs only (such as authorityKeyIdentifier)",
+        ),
+        "rfc5280-incompatible-with-webpki" => Some(
+            "Cachet processes non-critical nameConstraints rather than refusing them (the web PKI's choice, tested by webpki::nc::permitted-dns-match-noncritical)",
+        ),
+        _ => Some("a feature this harness does not know"),
+    }
+}
+
+/// The first feature of `features` that Cachet does not implement, with why.
+pub fn first_unsupported(features: &[String]) -> Option<(&str, &'static str)> {
+    features
+        .iter()
+        .find_map(|f| unsupported(f).map(|why| (f.as_str(), why)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implemented_features_run_and_others_skip() {
+        assert_eq!(unsupported("has-crl"), None);
+        assert_eq!(unsupported("denial-of-service"), None);
+        assert!(unsupported("pedantic-serial-number").is_some());
+        assert!(unsupported("something-new").is_some());
+        let f = vec![
+            "max-chain-depth".to_string(),
+            "pedantic-rfc5280".to_string(),
+        ];
+        assert_eq!(first_unsupported(&f).map(|x| x.0), Some("pedantic-rfc5280"));
+        assert_eq!(first_unsupported(&f[..1]), None);
+    }
+}
