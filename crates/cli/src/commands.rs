@@ -117,6 +117,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explain a message layer by layer: encryption, each signature, the signer's
+    /// certificate, the chain and each revocation source, with the fix for every problem.
+    Doctor(crate::doctor_cmd::DoctorArgs),
     /// Offline PKI tools.
     Pki {
         #[command(subcommand)]
@@ -461,6 +464,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Cert { command } => cert_command(command).await,
         Command::Pki { command } => pki_command(command),
+        Command::Doctor(args) => crate::doctor_cmd::doctor_command(&args, now()),
         Command::Smime { command } => crate::smime_cmd::run(command, now()),
         Command::Trust { command } => crate::trust_cmd::run(command).await,
         Command::Bench {

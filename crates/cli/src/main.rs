@@ -7,6 +7,7 @@
 mod bench_cmd;
 mod capabilities;
 mod commands;
+mod doctor_cmd;
 mod io;
 mod pki_cmd;
 mod smime_cmd;

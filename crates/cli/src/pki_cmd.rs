@@ -79,7 +79,7 @@ pub fn validate_command(args: &ValidateArgs, now: u64) -> Result<ExitCode> {
         intermediates: &loaded.intermediates,
         crls: &loaded.crls,
         cache: None,
-        fetcher: None,
+        fetcher: loaded.fetcher.as_deref(),
     };
     let v = validate(&cert, &material, &opts);
     if args.json {

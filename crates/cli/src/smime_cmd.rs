@@ -528,7 +528,7 @@ fn encrypt_command(
 
 /// The certificate and key pairs to try: the one given, or each key of a PKCS#12 file with
 /// its certificate.
-fn read_identities(
+pub(crate) fn read_identities(
     cert: Option<&PathBuf>,
     key: Option<&PathBuf>,
     p12: Option<&PathBuf>,

@@ -187,7 +187,8 @@ pub async fn run(command: TrustCommand) -> Result<ExitCode> {
             let certs = read_certificates(&file)?;
             // Check the constraints before anything is stored.
             for d in &email_domains {
-                cachet_service::trust::normalize_constraint(d).map_err(|e| CliError(e.to_string()))?;
+                cachet_service::trust::normalize_constraint(d)
+                    .map_err(|e| CliError(e.to_string()))?;
             }
             let c = open(&data).await?;
             let kek = unlock(&c, &u).await?;
@@ -511,8 +512,7 @@ fn print_imported(r: &CrlImported) {
         }
         CrlImportOutcome::Replaced(old) => crate::out!(
             "Imported {kind} of {issuer}: number {number}, next update {next} (replaces number {})",
-            old.crl_number
-                .map_or("none".to_string(), |n| n.to_string())
+            old.crl_number.map_or("none".to_string(), |n| n.to_string())
         ),
         CrlImportOutcome::KeptNewer(kept) => crate::out!(
             "Not imported: the stored {kind} of {issuer} (number {}) is as new or newer than this one (number {number}); nothing changed",

@@ -4,11 +4,12 @@
 
 use crate::error::{PkiError, Result};
 use crate::time::{UnixTime, unix};
+use crate::validate::dn::NameKey;
 use cachet_crypto::{KeyType, SignatureAlgorithm};
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5280 as oids;
 use der::{Decode, Encode};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -26,6 +27,18 @@ pub const MAX_CERTIFICATE_LEN: usize = 64 * 1024;
 pub struct ParsedCertificate {
     der: Arc<[u8]>,
     cert: Arc<Certificate>,
+    memo: Arc<Memo>,
+}
+
+/// What is derived from a certificate on first use and kept with it: a gateway validates
+/// the same CA certificates for every message, and formatting a name (an OID table lookup
+/// per attribute) or preparing it for comparison costs more than the checks themselves.
+#[derive(Debug, Default)]
+struct Memo {
+    subject: OnceLock<String>,
+    issuer: OnceLock<String>,
+    spki: OnceLock<Option<Vec<u8>>>,
+    name_keys: OnceLock<(NameKey, NameKey)>,
 }
 
 impl ParsedCertificate {
@@ -47,6 +60,7 @@ impl ParsedCertificate {
         Ok(ParsedCertificate {
             der: der_bytes.into(),
             cert: Arc::new(cert),
+            memo: Arc::default(),
         })
     }
 
@@ -62,6 +76,7 @@ impl ParsedCertificate {
         Ok(ParsedCertificate {
             der: der.into(),
             cert: Arc::new(cert),
+            memo: Arc::default(),
         })
     }
 
@@ -101,12 +116,26 @@ impl ParsedCertificate {
 
     /// The subject in RFC 4514 form.
     pub fn subject(&self) -> String {
-        self.cert.tbs_certificate().subject().to_string()
+        self.memo
+            .subject
+            .get_or_init(|| self.cert.tbs_certificate().subject().to_string())
+            .clone()
     }
 
     /// The issuer in RFC 4514 form.
     pub fn issuer(&self) -> String {
-        self.cert.tbs_certificate().issuer().to_string()
+        self.memo
+            .issuer
+            .get_or_init(|| self.cert.tbs_certificate().issuer().to_string())
+            .clone()
+    }
+
+    /// The subject and issuer prepared for RFC 5280 §7.1 comparison.
+    pub(crate) fn name_keys(&self) -> &(NameKey, NameKey) {
+        self.memo.name_keys.get_or_init(|| {
+            let tbs = self.cert.tbs_certificate();
+            (NameKey::of(tbs.subject()), NameKey::of(tbs.issuer()))
+        })
     }
 
     /// DER of the subject name.
@@ -139,11 +168,17 @@ impl ParsedCertificate {
 
     /// DER of the SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> Result<Vec<u8>> {
-        self.cert
-            .tbs_certificate()
-            .subject_public_key_info()
-            .to_der()
-            .map_err(|e| PkiError::malformed("certificate public key", e))
+        self.memo
+            .spki
+            .get_or_init(|| {
+                self.cert
+                    .tbs_certificate()
+                    .subject_public_key_info()
+                    .to_der()
+                    .ok()
+            })
+            .clone()
+            .ok_or_else(|| PkiError::malformed("certificate public key", "cannot be encoded"))
     }
 
     /// The subject key's type, if Cachet supports it.
@@ -487,4 +522,94 @@ pub fn serial_hex(bytes: &[u8]) -> String {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::issue::{CertificateTemplate, sign_certificate};
+    use cachet_crypto::PrivateKey;
+    use der::asn1::OctetString;
+
+    fn name(cn: &str) -> Vec<u8> {
+        crate::name::NameBuilder::new()
+            .common_name(cn)
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    fn raw_ext(oid: ObjectIdentifier, value: &[u8]) -> Extension {
+        Extension {
+            extn_id: oid,
+            critical: false,
+            extn_value: OctetString::new(value).unwrap(),
+        }
+    }
+
+    /// A self-issued certificate with `extensions`, signed by a fresh P-256 key, with
+    /// `issuer` as its issuer name; its DER.
+    fn certificate_der(issuer: &[u8], extensions: Vec<Extension>) -> Vec<u8> {
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let t = CertificateTemplate {
+            serial: vec![1],
+            subject_der: name("Structure"),
+            spki_der: key.public_key_der().to_vec(),
+            not_before: 1_700_000_000,
+            not_after: 1_800_000_000,
+            extensions,
+        };
+        sign_certificate(&t, issuer, &key).unwrap()
+    }
+
+    fn structure(der: &[u8]) -> std::result::Result<(), String> {
+        ParsedCertificate::from_der(der)
+            .unwrap()
+            .check_structure()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn well_formed_certificates_pass_the_structure_check() {
+        let ski = crate::ext::subject_key_identifier(&[7; 20]).unwrap();
+        let bc = crate::ext::basic_constraints(true, Some(0)).unwrap();
+        // An extension Cachet does not read may hold anything.
+        let other = raw_ext(
+            ObjectIdentifier::new_unwrap("1.3.6.1.4.1.55555.9"),
+            b"opaque",
+        );
+        assert_eq!(
+            structure(&certificate_der(&name("Structure"), vec![ski, bc, other])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_structure_check_refuses_what_rfc_5280_calls_malformed() {
+        // §4.2: an extension twice.
+        let ski = crate::ext::subject_key_identifier(&[7; 20]).unwrap();
+        let e = structure(&certificate_der(&name("S"), vec![ski.clone(), ski])).unwrap_err();
+        assert!(e.contains("appears twice"), "{e}");
+
+        // §4.2.2.1: an authorityInfoAccess that is not an AuthorityInfoAccessSyntax.
+        let aia = raw_ext(oids::ID_PE_AUTHORITY_INFO_ACCESS, b"malformed");
+        let e = structure(&certificate_der(&name("S"), vec![aia])).unwrap_err();
+        assert!(e.contains("authorityInfoAccess"), "{e}");
+
+        // §4.1.2.4: an empty issuer name.
+        let e = structure(&certificate_der(&[0x30, 0x00], vec![])).unwrap_err();
+        assert!(e.contains("issuer name is empty"), "{e}");
+
+        // §4.1.1.2: the outer signatureAlgorithm differs from the signed one
+        // (ecdsa-with-SHA256 outside rewritten to ecdsa-with-SHA384).
+        let mut der = certificate_der(&name("S"), vec![]);
+        let sha256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+        let outer = der
+            .windows(sha256.len())
+            .rposition(|w| w == sha256)
+            .unwrap();
+        der[outer + sha256.len() - 1] = 0x03;
+        let e = structure(&der).unwrap_err();
+        assert!(e.contains("signatureAlgorithm differs"), "{e}");
+    }
 }

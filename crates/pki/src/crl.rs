@@ -257,6 +257,7 @@ pub struct ParsedCrl {
     crl: Arc<CertificateList>,
     index: Arc<OnceLock<Arc<CrlIndex>>>,
     verified_keys: Arc<Mutex<Vec<[u8; 32]>>>,
+    issuer_text: Arc<OnceLock<String>>,
 }
 
 impl ParsedCrl {
@@ -269,6 +270,7 @@ impl ParsedCrl {
             crl: Arc::new(crl),
             index: Arc::new(OnceLock::new()),
             verified_keys: Arc::new(Mutex::new(Vec::new())),
+            issuer_text: Arc::default(),
         })
     }
 
@@ -284,7 +286,9 @@ impl ParsedCrl {
 
     /// The issuer in RFC 4514 form.
     pub fn issuer(&self) -> String {
-        self.crl.tbs_cert_list.issuer.to_string()
+        self.issuer_text
+            .get_or_init(|| self.crl.tbs_cert_list.issuer.to_string())
+            .clone()
     }
 
     /// thisUpdate.

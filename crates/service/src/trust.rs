@@ -931,6 +931,308 @@ fn matching(list: &[TrustedCertificate], query: &str) -> Vec<TrustedCertificate>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{DataDir, InitOptions};
+    use cachet_crypto::{KeyType, PrivateKey};
+    use cachet_pki::crl::{CrlRequest, RevocationReason, RevokedEntry, build_crl};
+    use cachet_pki::issue::{random_serial, sign_certificate};
+    use cachet_pki::name::NameBuilder;
+
+    /// 2027-01-15: a fixed clock.
+    const NOW: u64 = 1_800_000_000;
+
+    async fn installation(dir: &tempfile::TempDir) -> (Cachet, Kek) {
+        let opts = InitOptions {
+            domain: "example.com".into(),
+            organization: Some("Example Org".into()),
+            base_url: "http://pki.example.com".into(),
+            key_type: KeyType::EcdsaP256,
+            crl_days: 7,
+            actor: "test".into(),
+        };
+        let c = Cachet::init(&DataDir::new(dir.path().join("data")), &opts, None, NOW)
+            .await
+            .expect("init");
+        let kek = c.unlock(None).await.expect("unlock");
+        (c, kek)
+    }
+
+    /// A self-signed CA named `O=Partner, CN=cn`.
+    fn partner_ca(cn: &str) -> (ParsedCertificate, PrivateKey) {
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let name = NameBuilder::new()
+            .organization("Partner")
+            .unwrap()
+            .common_name(cn)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let t = cachet_pki::profile::root_ca_template(
+            name.clone(),
+            key.public_key_der().to_vec(),
+            random_serial().unwrap().to_vec(),
+            NOW - 86_400,
+        )
+        .unwrap();
+        let cert =
+            ParsedCertificate::from_der(&sign_certificate(&t, &name, &key).unwrap()).unwrap();
+        (cert, key)
+    }
+
+    fn crl(
+        ca: &(ParsedCertificate, PrivateKey),
+        number: u64,
+        this_update: u64,
+        revoked: &[u8],
+    ) -> Vec<u8> {
+        let entries: Vec<RevokedEntry> = revoked
+            .iter()
+            .map(|s| RevokedEntry {
+                serial: vec![*s],
+                revoked_at: this_update - 10,
+                reason: RevocationReason::KeyCompromise,
+            })
+            .collect();
+        build_crl(
+            &CrlRequest {
+                crl_number: number,
+                this_update,
+                next_update: this_update + 7 * 86_400,
+                entries: &entries,
+            },
+            &ca.0,
+            &ca.1,
+        )
+        .unwrap()
+    }
+
+    fn actions(log: &[cachet_store::AuditRecord]) -> Vec<String> {
+        log.iter().map(|r| r.entry.action.clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn crls_are_verified_and_the_newest_of_a_scope_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, kek) = installation(&dir).await;
+        let t = c.trust();
+        let partner = partner_ca("Partner CA");
+        t.add_anchor(
+            &kek,
+            &partner.0,
+            &AnchorConstraints::default(),
+            "admin",
+            NOW,
+        )
+        .await
+        .unwrap();
+
+        let first = t
+            .import_crl(&kek, &crl(&partner, 1, NOW, &[]), "admin", NOW)
+            .await
+            .unwrap();
+        assert_eq!(first.outcome, CrlImportOutcome::Stored);
+        assert_eq!(
+            first.verified_by.as_deref(),
+            Some("CN=Partner CA,O=Partner")
+        );
+        let third = crl(&partner, 3, NOW + 200, &[7]);
+        match t
+            .import_crl(&kek, &third, "admin", NOW)
+            .await
+            .unwrap()
+            .outcome
+        {
+            CrlImportOutcome::Replaced(old) => assert_eq!(old.crl_number, Some(1)),
+            other => panic!("{other:?}"),
+        }
+        // A lower number loses even with a later thisUpdate (a CA's clock may be off).
+        match t
+            .import_crl(&kek, &crl(&partner, 2, NOW + 300, &[]), "admin", NOW)
+            .await
+            .unwrap()
+            .outcome
+        {
+            CrlImportOutcome::KeptNewer(kept) => assert_eq!(kept.crl_number, Some(3)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            t.import_crl(&kek, &third, "admin", NOW)
+                .await
+                .unwrap()
+                .outcome,
+            CrlImportOutcome::AlreadyPresent
+        );
+
+        // Same name, other key: refused.
+        let impostor = partner_ca("Partner CA");
+        let e = t
+            .import_crl(&kek, &crl(&impostor, 9, NOW + 400, &[]), "admin", NOW)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, TrustError::BadCrlSignature { .. }), "{e}");
+        // Nobody trusted by that name: kept, unverified.
+        let stranger = partner_ca("Stranger CA");
+        let r = t
+            .import_crl(&kek, &crl(&stranger, 1, NOW, &[]), "admin", NOW)
+            .await
+            .unwrap();
+        assert_eq!(r.outcome, CrlImportOutcome::Stored);
+        assert!(r.verified_by.is_none());
+        // Garbage is refused.
+        let e = t
+            .import_crl(&kek, b"\x30\x03\x02\x01\x01", "admin", NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, TrustError::Malformed { what: "CRL", .. }),
+            "{e}"
+        );
+
+        // The material: the organisation's two CRLs, the partner's newest, the stranger's.
+        let m = t.load().await.unwrap();
+        assert_eq!(m.crls.len(), 4);
+        let partner_crl = m
+            .crls
+            .iter()
+            .find(|c| c.issuer() == "CN=Partner CA,O=Partner")
+            .unwrap();
+        assert_eq!(partner_crl.crl_number(), Some(3));
+        assert_eq!(partner_crl.entries().len(), 1);
+
+        let log = c.audit_log().await.unwrap();
+        let a = actions(&log);
+        assert_eq!(
+            a.iter().filter(|x| *x == "crl-imported").count(),
+            3,
+            "{a:?}"
+        );
+        let replaced = log
+            .iter()
+            .filter(|r| r.entry.action == "crl-imported")
+            .nth(1)
+            .unwrap();
+        assert!(
+            replaced.entry.detail.contains("number=3"),
+            "{}",
+            replaced.entry.detail
+        );
+        assert!(
+            !replaced.entry.detail.contains("replaced=none"),
+            "{}",
+            replaced.entry.detail
+        );
+        let (_, problems) = c.verify_audit(&kek).await.unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[tokio::test]
+    async fn anchors_carry_their_constraints_and_removal_refuses_ambiguity() {
+        let dir = tempfile::tempdir().unwrap();
+        let (c, kek) = installation(&dir).await;
+        let t = c.trust();
+        // The organisation's root and issuing CA are there from the start.
+        let m = t.load().await.unwrap();
+        assert_eq!(m.anchors.len(), 1);
+        assert_eq!(m.intermediates.len(), 1);
+        assert_eq!(
+            m.anchors[0].certificate.subject(),
+            "CN=Example Org Root CA,O=Example Org"
+        );
+
+        let root = partner_ca("Partner Root");
+        let issuing = partner_ca("Partner Issuing");
+        let constraints = AnchorConstraints {
+            permitted_email: vec![
+                "Partner.Example".into(),
+                ".partner.example".into(),
+                "partner.example".into(),
+            ],
+            revocation: Some(RevocationPolicy::Require),
+            label: Some("  partner  ".into()),
+        };
+        let added = t
+            .add_anchor(&kek, &root.0, &constraints, "admin", NOW)
+            .await
+            .unwrap();
+        assert!(!added.already_present);
+        assert_eq!(
+            added.entry.permitted_email,
+            [".partner.example", "partner.example"]
+        );
+        assert_eq!(added.entry.label.as_deref(), Some("partner"));
+        assert!(added.warnings.is_empty(), "{:?}", added.warnings);
+        let again = t
+            .add_anchor(&kek, &root.0, &AnchorConstraints::default(), "admin", NOW)
+            .await
+            .unwrap();
+        assert!(again.already_present);
+        assert_eq!(again.entry.revocation, Some(RevocationPolicy::Require));
+        t.add_intermediate(&kek, &issuing.0, "admin", NOW)
+            .await
+            .unwrap();
+        assert!(matches!(
+            t.add_anchor(
+                &kek,
+                &issuing.0,
+                &AnchorConstraints::default(),
+                "admin",
+                NOW
+            )
+            .await,
+            Err(TrustError::OtherRole { .. })
+        ));
+        // The organisation's own issuing CA is known already.
+        let own = c.chain().await.unwrap();
+        assert!(
+            t.add_intermediate(&kek, &own[0], "admin", NOW)
+                .await
+                .unwrap()
+                .already_present
+        );
+
+        let m = t.load().await.unwrap();
+        let anchor = m
+            .anchors
+            .iter()
+            .find(|a| a.certificate.der() == root.0.der())
+            .unwrap();
+        assert_eq!(
+            anchor.permitted_email,
+            [".partner.example", "partner.example"]
+        );
+        assert_eq!(anchor.revocation, Some(RevocationPolicy::Require));
+        assert_eq!(m.intermediates.len(), 2);
+
+        match t.remove(&kek, "partner", "admin", NOW).await {
+            Err(TrustError::Ambiguous { matches, .. }) => assert_eq!(matches.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            t.remove(&kek, "Pa", "admin", NOW).await,
+            Err(TrustError::NotFound(_))
+        ));
+        assert!(matches!(
+            t.remove(&kek, "Example Org", "admin", NOW).await,
+            Err(TrustError::OrganisationCa { .. })
+        ));
+        let fp = fingerprint(issuing.0.der());
+        let removed = t.remove(&kek, &fp[..6], "admin", NOW).await.unwrap();
+        assert_eq!(removed.kind, TrustKind::Intermediate);
+        let removed = t.remove(&kek, "Partner Root", "admin", NOW).await.unwrap();
+        assert_eq!(removed.kind, TrustKind::Anchor);
+        assert_eq!(t.load().await.unwrap().anchors.len(), 1);
+
+        let log = c.audit_log().await.unwrap();
+        let a = actions(&log);
+        assert_eq!(
+            &a[a.len() - 4..],
+            [
+                "trust-anchor-added",
+                "trust-intermediate-added",
+                "trust-intermediate-removed",
+                "trust-anchor-removed"
+            ]
+        );
+    }
 
     #[test]
     fn constraints_normalise_to_rfc5280_forms() {

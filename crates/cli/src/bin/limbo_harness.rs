@@ -3,8 +3,12 @@
 //! Reads the suite (`{"version": 1, "testcases": [...]}`, see
 //! `shared/testdata/x509-limbo/limbo-schema.json`) on standard input and writes
 //! `{"version": 1, "harness": "cachet", "results": [{"id", "actual_result", "context"}]}` on
-//! standard output, one result per testcase in input order. `actual_result` is SUCCESS,
-//! FAILURE, or SKIPPED for a testcase tagged with a feature Cachet does not implement.
+//! standard output, one result per testcase in input order. `actual_result` is SUCCESS or
+//! FAILURE as Cachet's validator (and, for the expected peer names, RFC 6125 / RFC 8550
+//! matching) decides; a certificate that does not parse is FAILURE. SKIPPED marks a testcase
+//! tagged with a feature Cachet does not implement (`features.rs` says which and why), one
+//! that contradicts a testcase whose behaviour Cachet implements (`conflicts_with`), or one
+//! whose fields cannot be used; the context says which.
 //!
 //! Exit status: 0 when every testcase was evaluated (whatever the results), 2 when standard
 //! input cannot be read or is not a limbo suite. Never panics on its input: a testcase
@@ -23,7 +27,7 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-/// Largest suite read (the full upstream suite with BetterTLS is about 200 MiB).
+/// Largest suite read (the full upstream suite, with its BetterTLS cases, fits easily).
 const MAX_INPUT: u64 = 1 << 30;
 
 /// Context prefix of a testcase whose evaluation panicked (a bug in Cachet).

@@ -39,9 +39,7 @@ pub(super) struct Node {
 
 impl Node {
     fn new(cert: &ParsedCertificate, anchor: Option<usize>) -> Node {
-        let tbs = cert.inner().tbs_certificate();
-        let subject = NameKey::of(tbs.subject());
-        let issuer = NameKey::of(tbs.issuer());
+        let (subject, issuer) = cert.name_keys().clone();
         Node {
             self_issued: subject == issuer,
             subject,
@@ -110,8 +108,9 @@ impl Graph {
     }
 }
 
-/// Why the search has not succeeded, ranked: a complete path's failure says more than a
-/// signature that did not verify, which says more than a missing issuer.
+/// Why the search has not succeeded, ranked: a complete path's failure (4) says more than
+/// an untrusted self-signed root (3), than a certificate with the issuer's name whose key
+/// did not sign (2), than a missing issuer (1).
 struct Failure {
     rank: u8,
     finding: Finding,
@@ -281,6 +280,21 @@ impl<'a> Builder<'a> {
 
     fn search(&mut self, path: &mut Vec<usize>) -> Option<Validation> {
         let current = *path.last()?;
+        // A self-signed certificate that is not a trust anchor is an untrusted root, whatever
+        // else carries its name (a look-alike or re-keyed root among the anchors): that is
+        // the diagnosis, unless a path through a cross-certificate is found below.
+        if current != 0 && self.graph.nodes[current].self_issued {
+            let n = &self.graph.nodes[current];
+            if n.cert.verify_signature(&n.spki).is_ok() {
+                let f = self.missing_issuer(current);
+                self.record(Failure {
+                    rank: 3,
+                    finding: f,
+                    chain: path.clone(),
+                    outcome: None,
+                });
+            }
+        }
         let mut candidates = self.candidates(current, path);
         if candidates.is_empty() && self.fetch_issuers(current) {
             candidates = self.candidates(current, path);
@@ -305,16 +319,33 @@ impl<'a> Builder<'a> {
             // a DSA key that inherits parameters is checked when the path is processed.
             let key = self.graph.nodes[c].spki.clone();
             if !cachet_crypto::dsa::lacks_parameters(&key) && !self.signed_by(current, c, &key) {
-                // A certificate with the issuer's name but another key: the real issuer
-                // is missing (a re-keyed or look-alike CA), or the signature is forged.
-                let f = Finding::error(
-                    Code::MissingIntermediate,
-                    format!(
-                        "the issuer of '{}' was not found: a certificate named '{}' is at hand but its key did not sign it (a re-keyed or look-alike CA, or a forged signature): get the issuer's current certificate",
-                        self.graph.nodes[current].cert.subject(),
-                        self.graph.nodes[c].cert.subject()
-                    ),
+                // The issuer the certificate names by key identifier, yet its key does not
+                // verify: a corrupted or forged signature. A certificate with the issuer's
+                // name but another key: the real issuer is missing (a re-keyed or
+                // look-alike CA), or the signature is forged.
+                let same_key_id = matches!(
+                    (&self.graph.nodes[current].aki, &self.graph.nodes[c].ski),
+                    (Some(a), Some(s)) if a == s
                 );
+                let f = if same_key_id {
+                    Finding::error(
+                        Code::BadSignature,
+                        format!(
+                            "the signature on '{}' does not verify with the key of its issuer '{}': the certificate is forged or corrupted",
+                            self.graph.nodes[current].cert.subject(),
+                            self.graph.nodes[c].cert.subject()
+                        ),
+                    )
+                } else {
+                    Finding::error(
+                        Code::MissingIntermediate,
+                        format!(
+                            "the issuer of '{}' was not found: a certificate named '{}' is at hand but its key did not sign it (a re-keyed or look-alike CA, or a forged signature): get the issuer's current certificate",
+                            self.graph.nodes[current].cert.subject(),
+                            self.graph.nodes[c].cert.subject()
+                        ),
+                    )
+                };
                 let mut chain = path.clone();
                 chain.push(c);
                 self.record(Failure {
@@ -392,7 +423,7 @@ impl<'a> Builder<'a> {
             None => Some(self.validation(path, outcome)),
             Some(f) => {
                 self.record(Failure {
-                    rank: 3,
+                    rank: 4,
                     finding: f,
                     chain: path.to_vec(),
                     outcome: Some(Box::new(outcome)),

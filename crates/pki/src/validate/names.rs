@@ -966,7 +966,9 @@ fn is_preferred_name(s: &str) -> bool {
         && s.split('.').all(|label| {
             !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -1582,12 +1584,21 @@ mod tests {
         assert!(!dns_name_matches("example.com", "example.com."));
         // RFC 5280 §4.2.1.6: only the preferred name syntax (no underscore, no hyphen at
         // either end of a label) names a host.
-        assert!(!dns_name_matches("foo_bar.example.com", "foo_bar.example.com"));
+        assert!(!dns_name_matches(
+            "foo_bar.example.com",
+            "foo_bar.example.com"
+        ));
         assert!(!dns_name_matches("*.example.com", "foo_bar.example.com"));
         assert!(!dns_name_matches("-foo.example.com", "-foo.example.com"));
         assert!(!dns_name_matches("foo-.example.com", "foo-.example.com"));
-        assert!(dns_name_matches("foo-bar.example.com", "FOO-BAR.example.com"));
-        assert!(dns_name_matches("xn--bcher-kva.example", "xn--bcher-kva.example"));
+        assert!(dns_name_matches(
+            "foo-bar.example.com",
+            "FOO-BAR.example.com"
+        ));
+        assert!(dns_name_matches(
+            "xn--bcher-kva.example",
+            "xn--bcher-kva.example"
+        ));
     }
 
     #[test]

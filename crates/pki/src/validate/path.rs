@@ -136,8 +136,9 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
         // (a)(2) validity at the time of checking.
         let role = if is_leaf { Role::Leaf } else { Role::Ca };
         check_validity(&cert, at, role, &mut out);
-        // A certificate that is malformed (RFC 5280 §4.1.1.2, §4.1.2.4, §4.2) means nothing.
-        if let Err(e) = cert.check_structure() {
+        // A certificate that is malformed (RFC 5280 §4.1.1.2, §4.1.2.4, §4.2) means nothing
+        // (the leaf's is checked once, by `check_leaf`).
+        if !is_leaf && let Err(e) = cert.check_structure() {
             out.error(
                 Code::Malformed,
                 &cert,
@@ -414,10 +415,25 @@ fn check_critical_extensions(cert: &ParsedCertificate, out: &mut PathOutcome) {
 pub(super) fn check_leaf(b: &Builder<'_>, node: usize, out: &mut PathOutcome) {
     let cert = b.graph.nodes[node].cert.clone();
     let purpose = b.opts.purpose;
+    // A malformed certificate (RFC 5280 §4.1.1.2, §4.1.2.4, §4.2) means nothing; a
+    // keyUsage that does not decode is reported there.
+    let well_formed = match cert.check_structure() {
+        Ok(()) => true,
+        Err(e) => {
+            out.error(
+                Code::Malformed,
+                &cert,
+                format!("the certificate is malformed: {e}"),
+            );
+            false
+        }
+    };
     let ku = match cert.key_usage() {
         Ok(k) => k.map(|(_, k)| k.0),
         Err(e) => {
-            out.error(Code::Malformed, &cert, e.to_string());
+            if well_formed {
+                out.error(Code::Malformed, &cert, e.to_string());
+            }
             None
         }
     };
@@ -591,5 +607,229 @@ fn check_revocation(b: &mut Builder<'_>, path: &[usize], out: &mut PathOutcome) 
             RevocationStatus::Good | RevocationStatus::NotChecked => {}
         }
         out.revocation.push(check);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Material, TrustAnchor, ValidationOptions, validate};
+    use super::*;
+    use crate::issue::{CertificateTemplate, sign_certificate};
+    use crate::verdict::Verdict;
+    use cachet_crypto::{KeyType, PrivateKey};
+    use der::Encode;
+    use der::asn1::{Ia5String, OctetString};
+    use x509_cert::ext::Extension;
+    use x509_cert::ext::pkix::NameConstraints;
+    use x509_cert::ext::pkix::constraints::name::GeneralSubtree;
+    use x509_cert::ext::pkix::name::GeneralName;
+
+    const AT: u64 = 1_750_000_000;
+
+    /// A key and the DER name it certifies under.
+    struct Party {
+        key: PrivateKey,
+        name: Vec<u8>,
+    }
+
+    fn party(cn: &str) -> Party {
+        Party {
+            key: PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+            name: crate::name::NameBuilder::new()
+                .common_name(cn)
+                .unwrap()
+                .to_der()
+                .unwrap(),
+        }
+    }
+
+    fn issue(
+        subject: &Party,
+        issuer: &Party,
+        not_after: u64,
+        extensions: Vec<Extension>,
+    ) -> ParsedCertificate {
+        let t = CertificateTemplate {
+            serial: vec![1],
+            subject_der: subject.name.clone(),
+            spki_der: subject.key.public_key_der().to_vec(),
+            not_before: 1_700_000_000,
+            not_after,
+            extensions,
+        };
+        ParsedCertificate::from_der(&sign_certificate(&t, &issuer.name, &issuer.key).unwrap())
+            .unwrap()
+    }
+
+    fn ca_extensions() -> Vec<Extension> {
+        vec![
+            crate::ext::basic_constraints(true, None).unwrap(),
+            crate::ext::key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign).unwrap(),
+        ]
+    }
+
+    fn raw(oid: ObjectIdentifier, critical: bool, value: Vec<u8>) -> Extension {
+        Extension {
+            extn_id: oid,
+            critical,
+            extn_value: OctetString::new(value).unwrap(),
+        }
+    }
+
+    fn name_constraints() -> Extension {
+        let nc = NameConstraints {
+            permitted_subtrees: Some(vec![GeneralSubtree {
+                base: GeneralName::DnsName(Ia5String::new("example.com").unwrap()),
+                minimum: 0,
+                maximum: None,
+            }]),
+            excluded_subtrees: None,
+        };
+        raw(oids::ID_CE_NAME_CONSTRAINTS, true, nc.to_der().unwrap())
+    }
+
+    fn check(
+        leaf: &ParsedCertificate,
+        anchor: &ParsedCertificate,
+        intermediates: &[ParsedCertificate],
+        max_depth: usize,
+    ) -> Verdict {
+        let anchors = [TrustAnchor::new(anchor.clone())];
+        let material = Material {
+            anchors: &anchors,
+            intermediates,
+            ..Material::default()
+        };
+        let mut opts = ValidationOptions::new(AT, Purpose::Any);
+        opts.revocation = RevocationPolicy::Off;
+        opts.max_depth = max_depth;
+        validate(leaf, &material, &opts).verdict
+    }
+
+    fn errors(v: &Verdict) -> Vec<Code> {
+        v.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.code)
+            .collect()
+    }
+
+    #[test]
+    fn a_trust_anchor_that_issues_is_held_to_the_ca_rules() {
+        let root = party("Root");
+        let leaf_party = party("Leaf");
+        let leaf = issue(&leaf_party, &root, 1_800_000_000, vec![]);
+        let cases: [(u64, Vec<Extension>, Option<Code>); 5] = [
+            (1_800_000_000, ca_extensions(), None),
+            // Expired at the time of checking.
+            (1_720_000_000, ca_extensions(), Some(Code::Expired)),
+            // Not a CA by basicConstraints.
+            (
+                1_800_000_000,
+                vec![crate::ext::key_usage(KeyUsages::KeyCertSign.into()).unwrap()],
+                Some(Code::NotCa),
+            ),
+            // keyUsage without keyCertSign.
+            (
+                1_800_000_000,
+                vec![
+                    crate::ext::basic_constraints(true, None).unwrap(),
+                    crate::ext::key_usage(KeyUsages::CRLSign.into()).unwrap(),
+                ],
+                Some(Code::WrongKeyUsage),
+            ),
+            // A critical extension Cachet does not process.
+            (
+                1_800_000_000,
+                [
+                    ca_extensions(),
+                    vec![raw(
+                        ObjectIdentifier::new_unwrap("1.3.6.1.4.1.55555.66"),
+                        true,
+                        vec![5, 0],
+                    )],
+                ]
+                .concat(),
+                Some(Code::UnknownCriticalExtension),
+            ),
+        ];
+        for (not_after, extensions, want) in cases {
+            let anchor = issue(&root, &root, not_after, extensions);
+            let v = check(&leaf, &anchor, &[], 16);
+            assert_eq!(errors(&v), want.into_iter().collect::<Vec<_>>(), "{v:?}");
+        }
+        // A certificate trusted directly (the leaf is the anchor) is not held to CA rules.
+        let direct = issue(&leaf_party, &leaf_party, 1_800_000_000, vec![]);
+        assert!(check(&direct, &direct, &[], 16).is_valid());
+    }
+
+    #[test]
+    fn an_end_entity_may_neither_constrain_names_nor_sign_certificates() {
+        let root = party("Root");
+        let anchor = issue(&root, &root, 1_800_000_000, ca_extensions());
+        let ee = party("Leaf");
+        let with_nc = issue(&ee, &root, 1_800_000_000, vec![name_constraints()]);
+        assert_eq!(
+            errors(&check(&with_nc, &anchor, &[], 16)),
+            [Code::Malformed]
+        );
+        let cert_sign = crate::ext::key_usage(KeyUsages::KeyCertSign.into()).unwrap();
+        let with_ku = issue(&ee, &root, 1_800_000_000, vec![cert_sign]);
+        assert_eq!(
+            errors(&check(&with_ku, &anchor, &[], 16)),
+            [Code::Malformed]
+        );
+        // A CA certificate as the leaf may carry both (RFC 5280 does not bar CA leaves).
+        let ca_leaf = issue(
+            &ee,
+            &root,
+            1_800_000_000,
+            [ca_extensions(), vec![name_constraints()]].concat(),
+        );
+        assert!(check(&ca_leaf, &anchor, &[], 16).is_valid());
+    }
+
+    #[test]
+    fn a_malformed_leaf_is_refused() {
+        let root = party("Root");
+        let anchor = issue(&root, &root, 1_800_000_000, ca_extensions());
+        let aia = raw(
+            oids::ID_PE_AUTHORITY_INFO_ACCESS,
+            false,
+            b"malformed".to_vec(),
+        );
+        let leaf = issue(&party("Leaf"), &root, 1_800_000_000, vec![aia]);
+        assert_eq!(errors(&check(&leaf, &anchor, &[], 16)), [Code::Malformed]);
+    }
+
+    #[test]
+    fn self_issued_intermediates_do_not_count_towards_the_depth() {
+        // Root → CA (old key) → CA (new key, self-issued) → leaf.
+        let root = party("Root");
+        let anchor = issue(&root, &root, 1_800_000_000, ca_extensions());
+        let old = party("CA");
+        let new = Party {
+            key: PrivateKey::generate(KeyType::EcdsaP256).unwrap(),
+            name: old.name.clone(),
+        };
+        let ca_old = issue(&old, &root, 1_800_000_000, ca_extensions());
+        let ca_new = issue(&new, &old, 1_800_000_000, ca_extensions());
+        let leaf = issue(&party("Leaf"), &new, 1_800_000_000, vec![]);
+        let both = [ca_old.clone(), ca_new];
+        // The leaf and one CA count: two certificates.
+        assert!(check(&leaf, &anchor, &both, 2).is_valid());
+        // (Which finding explains the failure is the builder's ranking: the old-key CA,
+        // which did not sign the leaf, may be named instead.)
+        assert!(!check(&leaf, &anchor, &both, 1).is_valid());
+        // Two distinct CAs below the root do count.
+        let sub = party("Sub CA");
+        let ca_sub = issue(&sub, &old, 1_800_000_000, ca_extensions());
+        let leaf = issue(&party("Leaf"), &sub, 1_800_000_000, vec![]);
+        let chain = [ca_old, ca_sub];
+        assert!(check(&leaf, &anchor, &chain, 3).is_valid());
+        assert_eq!(
+            errors(&check(&leaf, &anchor, &chain, 2)),
+            [Code::PathTooLong]
+        );
     }
 }

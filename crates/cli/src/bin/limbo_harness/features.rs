@@ -38,6 +38,34 @@ pub fn unsupported(feature: &str) -> Option<&'static str> {
     }
 }
 
+/// Testcases whose behaviour Cachet implements where the suite holds a contradicting one
+/// (`conflicts_with`), with why; the contradicting testcase is SKIPPED.
+const CHOSEN: [(&str, &str); 3] = [
+    (
+        "rfc5280::ca-as-leaf",
+        "RFC 5280 lets a CA certificate be the leaf of a path; the CA/Browser Forum rule against it is for TLS subscribers",
+    ),
+    (
+        "rfc5280::eku::ee-without-eku",
+        "without extKeyUsage a certificate is not restricted in purpose (RFC 5280 §4.2.1.12)",
+    ),
+    (
+        "webpki::nc::permitted-dns-match-noncritical",
+        "non-critical nameConstraints are processed, not refused",
+    ),
+];
+
+/// The testcase among `conflicts_with` whose contradicting behaviour Cachet implements,
+/// with why.
+pub fn chosen_conflict(conflicts_with: &[String]) -> Option<(&str, &'static str)> {
+    conflicts_with.iter().find_map(|id| {
+        CHOSEN
+            .iter()
+            .find(|(chosen, _)| chosen == id)
+            .map(|(_, why)| (id.as_str(), *why))
+    })
+}
+
 /// The first feature of `features` that Cachet does not implement, with why.
 pub fn first_unsupported(features: &[String]) -> Option<(&str, &'static str)> {
     features
@@ -61,5 +89,11 @@ mod tests {
         ];
         assert_eq!(first_unsupported(&f).map(|x| x.0), Some("pedantic-rfc5280"));
         assert_eq!(first_unsupported(&f[..1]), None);
+        let c = vec!["x::y".to_string(), "rfc5280::ca-as-leaf".to_string()];
+        assert_eq!(
+            chosen_conflict(&c).map(|x| x.0),
+            Some("rfc5280::ca-as-leaf")
+        );
+        assert_eq!(chosen_conflict(&c[..1]), None);
     }
 }

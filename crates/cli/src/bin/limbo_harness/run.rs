@@ -54,6 +54,11 @@ fn evaluate(case: &Testcase, now: u64) -> Result<Outcome, Outcome> {
             "feature {feature} is not implemented: {why}"
         )));
     }
+    if let Some((chosen, why)) = features::chosen_conflict(&case.conflicts_with) {
+        return Err(Outcome::Skipped(format!(
+            "conflicts with {chosen}, whose behaviour Cachet implements: {why}"
+        )));
+    }
     if !case.signature_algorithms.is_empty() {
         return Err(Outcome::Skipped(
             "signature_algorithms: Cachet's validator takes no list of acceptable signature algorithms"
@@ -94,8 +99,8 @@ fn evaluate(case: &Testcase, now: u64) -> Result<Outcome, Outcome> {
         RevocationPolicy::Require
     };
     if let Some(depth) = case.max_chain_depth {
-        // limbo counts intermediates; Cachet counts every certificate below the anchor,
-        // the leaf included.
+        // limbo counts the intermediates that are not self-issued; Cachet's bound counts
+        // the same plus the leaf.
         opts.max_depth = usize::try_from(depth)
             .unwrap_or(usize::MAX)
             .saturating_add(1);
@@ -108,13 +113,15 @@ fn evaluate(case: &Testcase, now: u64) -> Result<Outcome, Outcome> {
         ..Material::default()
     };
     let validation = validate(&leaf, &material, &opts);
-    if let Some(error) = validation
+    let errors: Vec<String> = validation
         .verdict
         .findings
         .iter()
-        .find(|f| f.severity == Severity::Error)
-    {
-        return Err(Outcome::Failure(error.to_string()));
+        .filter(|f| f.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect();
+    if !errors.is_empty() {
+        return Err(Outcome::Failure(errors.join("; ")));
     }
 
     check_key_usages(&leaf, &key_usages)?;

@@ -30,8 +30,9 @@ pub struct Peer {
 /// The fields of a testcase this harness reads.
 #[derive(Debug, Clone)]
 pub struct Testcase {
-    pub id: String,
     pub features: Vec<String>,
+    /// Testcases whose expectation contradicts this one's.
+    pub conflicts_with: Vec<String>,
     pub kind: Kind,
     pub trusted_certs: Vec<String>,
     pub untrusted_intermediates: Vec<String>,
@@ -62,11 +63,9 @@ impl Testcase {
         let obj = case
             .as_object()
             .ok_or("the testcase is not a JSON object")?;
-        let id = obj
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or("the testcase has no string `id`")?
-            .to_string();
+        if !obj.get("id").is_some_and(Value::is_string) {
+            return Err("the testcase has no string `id`".into());
+        }
         let kind = match obj.get("validation_kind").and_then(Value::as_str) {
             Some("SERVER") => Kind::Server,
             Some("CLIENT") => Kind::Client,
@@ -97,8 +96,8 @@ impl Testcase {
             Some(_) => return Err("`validation_time` is not a string".into()),
         };
         Ok(Testcase {
-            id,
             features: strings(case, "features")?,
+            conflicts_with: strings(case, "conflicts_with")?,
             kind,
             trusted_certs: strings(case, "trusted_certs")?,
             untrusted_intermediates: strings(case, "untrusted_intermediates")?,
