@@ -4,13 +4,10 @@
 //!
 //! - a testcase gets no result, or the harness panics or misreports one;
 //! - any of the 10 `rfc5280::nc::*` CLIENT (RFC 822 name constraint) cases fails;
-//! - a case that expects FAILURE yields SUCCESS, apart from the known false accepts listed
-//!   in [`KNOWN_FALSE_ACCEPTS`] with the reason for each (a case that leaves the list by
-//!   being fixed must be removed from it, so the list only shrinks);
+//! - a case that expects FAILURE yields SUCCESS;
 //! - fewer than [`MIN_PASSED`] cases pass.
 
 use serde_json::Value;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,138 +19,7 @@ const SUITE: &str = concat!(
 const HARNESS: &str = env!("CARGO_BIN_EXE_limbo-harness");
 
 /// The pass count reached; a regression below it fails the test.
-const MIN_PASSED: usize = 160;
-
-/// Cases that expect FAILURE where Cachet's validator answers SUCCESS, on purpose or until
-/// fixed, with why.
-const KNOWN_FALSE_ACCEPTS: [(&str, &str); 30] = [
-    // CRL processing lives in validate/revocation.rs.
-    (
-        "crl::crlnumber-missing",
-        "a CRL without cRLNumber (RFC 5280 §5.2.3, a duty of the CRL issuer) is still used",
-    ),
-    (
-        "crl::crlnumber-critical",
-        "a CRL whose cRLNumber is marked critical (RFC 5280 §5.2.3 says non-critical) is still used",
-    ),
-    // Duties of conforming CAs that the §6.1 algorithm does not check; deployed CAs break
-    // some of them (roots with non-critical basicConstraints, certificates without key
-    // identifiers), so Cachet judges trust, not encoding style.
-    (
-        "rfc5280::aki::critical-aki",
-        "authorityKeyIdentifier marked critical (§4.2.1.1: CAs MUST NOT)",
-    ),
-    (
-        "rfc5280::aki::leaf-missing-aki",
-        "no authorityKeyIdentifier (§4.2.1.1: conforming CAs MUST include it)",
-    ),
-    (
-        "rfc5280::aki::intermediate-missing-aki",
-        "no authorityKeyIdentifier (§4.2.1.1: conforming CAs MUST include it)",
-    ),
-    (
-        "rfc5280::ski::critical-ski",
-        "subjectKeyIdentifier marked critical (§4.2.1.2: CAs MUST NOT)",
-    ),
-    (
-        "rfc5280::ski::root-missing-ski",
-        "no subjectKeyIdentifier in a CA certificate (§4.2.1.2: conforming CAs MUST include it)",
-    ),
-    (
-        "rfc5280::ski::intermediate-missing-ski",
-        "no subjectKeyIdentifier in a CA certificate (§4.2.1.2: conforming CAs MUST include it)",
-    ),
-    (
-        "rfc5280::pc::ica-noncritical-pc",
-        "policyConstraints not marked critical (§4.2.1.11); Cachet processes it either way",
-    ),
-    (
-        "rfc5280::san::noncritical-with-empty-subject",
-        "empty subject with a non-critical subjectAltName (§4.2.1.6); Cachet reads the subjectAltName either way",
-    ),
-    (
-        "rfc5280::root-non-critical-basic-constraints",
-        "a root whose basicConstraints is not critical (§4.2.1.9); long-lived public roots are so",
-    ),
-    // CA/Browser Forum TLS Baseline Requirements and webpki rules: not RFC 5280, and not
-    // the S/MIME profile Cachet validates for.
-    (
-        "webpki::aki::root-with-aki-missing-keyidentifier",
-        "CABF TLS rule on a root's authorityKeyIdentifier",
-    ),
-    (
-        "webpki::aki::root-with-aki-authoritycertissuer",
-        "CABF TLS rule on a root's authorityKeyIdentifier",
-    ),
-    (
-        "webpki::aki::root-with-aki-authoritycertserialnumber",
-        "CABF TLS rule on a root's authorityKeyIdentifier",
-    ),
-    (
-        "webpki::aki::root-with-aki-all-fields",
-        "CABF TLS rule on a root's authorityKeyIdentifier",
-    ),
-    (
-        "webpki::aki::root-with-aki-ski-mismatch",
-        "CABF TLS rule on a root's authorityKeyIdentifier",
-    ),
-    (
-        "webpki::cn::ipv4-hex-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::ipv4-leading-zeros-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::ipv6-uppercase-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::ipv6-uncompressed-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::ipv6-non-rfc5952-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::punycode-not-in-san",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::utf8-vs-punycode-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::not-in-san",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::cn::case-mismatch",
-        "CABF TLS BR 7.1.4.3 subject commonName rule; Cachet never reads the CN as an identity",
-    ),
-    (
-        "webpki::san::san-critical-with-nonempty-subject",
-        "CABF TLS rule (RFC 5280 §4.2.1.6 only says SHOULD NOT)",
-    ),
-    (
-        "webpki::forbidden-dsa-root",
-        "webpki key rule for roots; Cachet accepts old keys with a weak-algorithm warning",
-    ),
-    (
-        "webpki::forbidden-weak-rsa-key-in-root",
-        "webpki key rule for roots; Cachet accepts old keys with a weak-algorithm warning",
-    ),
-    (
-        "webpki::forbidden-rsa-not-divisible-by-8-in-root",
-        "webpki key rule for roots; Cachet accepts old keys with a weak-algorithm warning",
-    ),
-    (
-        "webpki::ee-basicconstraints-ca",
-        "CABF TLS rule (subscriber cA MUST be false); RFC 5280 allows a CA certificate as the leaf",
-    ),
-];
+const MIN_PASSED: usize = 180;
 
 /// One testcase with the harness's answer.
 struct Row {
@@ -247,7 +113,6 @@ fn target_dir() -> Option<PathBuf> {
 #[test]
 fn limbo_suite_pass_rate() {
     let rows = rows();
-    let known: HashMap<&str, &str> = KNOWN_FALSE_ACCEPTS.into_iter().collect();
     let passed = rows.iter().filter(|r| r.actual == r.expected).count();
     let skipped: Vec<&Row> = rows.iter().filter(|r| r.actual == "SKIPPED").collect();
     let unexpected: Vec<&Row> = rows
@@ -267,11 +132,8 @@ fn limbo_suite_pass_rate() {
     }
     report.push_str("unexpected results:\n");
     for r in &unexpected {
-        let why = known
-            .get(r.id.as_str())
-            .map_or(String::new(), |w| format!(" [known: {w}]"));
         report.push_str(&format!(
-            "  {}: expected {}, got {}{why}: {}\n",
+            "  {}: expected {}, got {}: {}\n",
             r.id, r.expected, r.actual, r.context
         ));
     }
@@ -308,25 +170,17 @@ fn limbo_suite_pass_rate() {
         );
     }
 
-    // Nothing that should be refused is accepted, apart from the known cases.
-    let false_accepts: Vec<&Row> = rows
+    // Nothing that should be refused is accepted.
+    let false_accepts: Vec<String> = rows
         .iter()
         .filter(|r| r.expected == "FAILURE" && r.actual == "SUCCESS")
+        .map(|r| format!("{}: {}", r.id, r.context))
         .collect();
-    for r in &false_accepts {
-        assert!(
-            known.contains_key(r.id.as_str()),
-            "{} should be refused but Cachet accepts it: {}",
-            r.id,
-            r.context
-        );
-    }
-    for (id, _) in KNOWN_FALSE_ACCEPTS {
-        assert!(
-            false_accepts.iter().any(|r| r.id == id),
-            "{id} is no longer accepted: remove it from KNOWN_FALSE_ACCEPTS (and raise MIN_PASSED)"
-        );
-    }
+    assert!(
+        false_accepts.is_empty(),
+        "cases that should be refused are accepted:\n{}",
+        false_accepts.join("\n")
+    );
 
     assert!(
         passed >= MIN_PASSED,

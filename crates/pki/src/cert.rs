@@ -39,6 +39,7 @@ struct Memo {
     issuer: OnceLock<String>,
     spki: OnceLock<Option<Vec<u8>>>,
     name_keys: OnceLock<(NameKey, NameKey)>,
+    structure: OnceLock<Option<(&'static str, String)>>,
 }
 
 impl ParsedCertificate {
@@ -310,22 +311,33 @@ impl ParsedCertificate {
     /// The RFC 5280 rules whose breach makes a certificate malformed wherever it stands in a
     /// path: the outer signatureAlgorithm is the `signature` field of the signed part
     /// (§4.1.1.2), the issuer name is not empty (§4.1.2.4), no extension appears twice
-    /// (§4.2), and every extension Cachet reads decodes as its syntax (§4.2.1, §4.2.2.1).
-    /// Duties of conforming CAs that §6.1 does not check (criticality flags, the presence of
-    /// key identifiers) are not judged here.
+    /// (§4.2), every extension Cachet reads decodes as its syntax (§4.2.1, §4.2.2.1), and the
+    /// key identifiers not marked critical (§4.2.1.1–§4.2.1.2), and a critical
+    /// subjectAltName when the subject is empty (§4.2.1.6). Checked once per certificate
+    /// and remembered. See also [`Self::key_identifier_problem`].
     pub fn check_structure(&self) -> Result<()> {
+        self.memo
+            .structure
+            .get_or_init(|| self.structure_problem())
+            .as_ref()
+            .map_or(Ok(()), |(what, detail)| {
+                Err(PkiError::Malformed {
+                    what,
+                    detail: detail.clone(),
+                })
+            })
+    }
+
+    fn structure_problem(&self) -> Option<(&'static str, String)> {
+        let bad = |detail: &str| Some(("certificate", detail.to_string()));
         let tbs = self.cert.tbs_certificate();
         if tbs.signature() != self.cert.signature_algorithm() {
-            return Err(PkiError::malformed(
-                "certificate",
+            return bad(
                 "its signatureAlgorithm differs from the algorithm named inside the signed part (RFC 5280 §4.1.1.2)",
-            ));
+            );
         }
         if tbs.issuer().is_empty() {
-            return Err(PkiError::malformed(
-                "certificate",
-                "its issuer name is empty (RFC 5280 §4.1.2.4)",
-            ));
+            return bad("its issuer name is empty (RFC 5280 §4.1.2.4)");
         }
         let mut ids: Vec<&[u8]> = self
             .extensions()
@@ -334,14 +346,65 @@ impl ParsedCertificate {
             .collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
-            return Err(PkiError::malformed(
-                "certificate",
-                "an extension appears twice (RFC 5280 §4.2)",
-            ));
+            return bad("an extension appears twice (RFC 5280 §4.2)");
         }
-        self.extensions()
+        if let Err(PkiError::Malformed { what, detail }) = self
+            .extensions()
             .iter()
             .try_for_each(check_extension_syntax)
+        {
+            return Some((what, detail));
+        }
+        let find = |oid| self.extensions().iter().find(|e| e.extn_id == oid);
+        let aki = find(oids::ID_CE_AUTHORITY_KEY_IDENTIFIER);
+        let ski = find(oids::ID_CE_SUBJECT_KEY_IDENTIFIER);
+        if aki.is_some_and(|e| e.critical) || ski.is_some_and(|e| e.critical) {
+            return bad(
+                "its key identifier extension is marked critical, which RFC 5280 §4.2.1.1–§4.2.1.2 forbid",
+            );
+        }
+        if tbs.subject().is_empty()
+            && !find(oids::ID_CE_SUBJECT_ALT_NAME).is_some_and(|e| e.critical)
+        {
+            return bad(
+                "its subject is empty but its subjectAltName is missing or not critical (RFC 5280 §4.2.1.6)",
+            );
+        }
+        // A non-critical basicConstraints or policyConstraints in a CA certificate is a CA's
+        // fault that NIST PKITS (4.6.4, 4.8.x, 4.10.x) requires relying parties to accept:
+        // Cachet does.
+        None
+    }
+
+    /// RFC 5280's key identifiers, which path building relies on: a keyIdentifier in the
+    /// authorityKeyIdentifier of every certificate a CA issued to another subject
+    /// (§4.2.1.1; not required of a trust anchor, which is trusted for its name and key),
+    /// and a subjectKeyIdentifier in every CA certificate (§4.2.1.2). The problem, if any.
+    pub fn key_identifier_problem(&self, as_trust_anchor: bool) -> Option<&'static str> {
+        let (subject, issuer) = self.name_keys();
+        if !as_trust_anchor && subject != issuer {
+            let has_key_id = self
+                .extensions()
+                .iter()
+                .find(|e| e.extn_id == oids::ID_CE_AUTHORITY_KEY_IDENTIFIER)
+                .and_then(|e| AuthorityKeyIdentifier::from_der(e.extn_value.as_bytes()).ok())
+                .is_some_and(|a| a.key_identifier.is_some());
+            if !has_key_id {
+                return Some(
+                    "it has no authorityKeyIdentifier keyIdentifier, which RFC 5280 §4.2.1.1 requires of every certificate a CA issues",
+                );
+            }
+        }
+        let has_ski = self
+            .extensions()
+            .iter()
+            .any(|e| e.extn_id == oids::ID_CE_SUBJECT_KEY_IDENTIFIER);
+        if self.is_ca().unwrap_or(false) && !has_ski {
+            return Some(
+                "it is a CA certificate without subjectKeyIdentifier, which RFC 5280 §4.2.1.2 requires",
+            );
+        }
+        None
     }
 }
 

@@ -26,6 +26,7 @@ mod path;
 pub mod policy;
 pub(crate) mod revocation;
 mod sigcache;
+mod tls;
 
 pub use policy::{ANY_POLICY, PolicyInputs};
 pub use sigcache::SignatureCache;
@@ -71,7 +72,9 @@ impl RevocationPolicy {
 /// the constraints the relying party puts on it.
 #[derive(Debug, Clone)]
 pub struct TrustAnchor {
-    /// The anchor's certificate (usually self-signed; its own extensions are not checked).
+    /// The anchor's certificate (usually self-signed). Its name and key are what is trusted;
+    /// when it issues the next certificate of a path it must also be a well-formed, current
+    /// CA certificate, and its own nameConstraints bind the path.
     pub certificate: ParsedCertificate,
     /// rfc822Name subtrees the anchor may vouch for (`partner.example`, `.partner.example`,
     /// `alice@partner.example`, as in RFC 5280 §4.2.1.10); empty: any address. This is the
@@ -136,10 +139,14 @@ pub struct ValidationOptions {
     pub revocation: RevocationPolicy,
     /// Whether delta CRLs are used (RFC 5280 §6.3.3 (c)).
     pub use_delta_crls: bool,
-    /// Most certificates in a path below the anchor, leaf included.
+    /// Most certificates in a path below the anchor, leaf included; self-issued
+    /// intermediates (key rollover) do not count, as RFC 5280 §6.1.4 (l) does not count them.
     pub max_depth: usize,
     /// The mailbox the leaf must name (RFC 5280 §4.2.1.6 and §7.5, RFC 8398), if any.
     pub email: Option<String>,
+    /// Also apply the web PKI's rules for TLS servers (CA/Browser Forum TLS Baseline
+    /// Requirements, as webpki checks them): for Cachet's own TLS clients; never for S/MIME.
+    pub web_pki: bool,
 }
 
 impl ValidationOptions {
@@ -153,6 +160,7 @@ impl ValidationOptions {
             use_delta_crls: true,
             max_depth: DEFAULT_MAX_DEPTH,
             email: None,
+            web_pki: false,
         }
     }
 }

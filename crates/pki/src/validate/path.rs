@@ -94,6 +94,11 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
     if n > 0 {
         let cert = anchor.cert.clone();
         check_anchor(&cert, at, &mut out);
+        if b.opts.web_pki {
+            for p in super::tls::server_root_problems(&cert) {
+                out.error(Code::Malformed, &cert, p);
+            }
+        }
         apply_name_constraints(&cert, &mut constraints, &mut out);
     }
     if n == 0 {
@@ -143,6 +148,13 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
                 Code::Malformed,
                 &cert,
                 format!("'{}' is malformed: {e}", cert.subject()),
+            );
+        }
+        if !is_leaf && let Some(p) = cert.key_identifier_problem(false) {
+            out.error(
+                Code::Malformed,
+                &cert,
+                format!("'{}' does not conform: {p}", cert.subject()),
             );
         }
         // (a)(4) name chaining holds by construction (candidates are found by subject).
@@ -366,6 +378,16 @@ fn check_anchor(cert: &ParsedCertificate, at: u64, out: &mut PathOutcome) {
         );
     }
     check_critical_extensions(cert, out);
+    if let Some(p) = cert.key_identifier_problem(true) {
+        out.error(
+            Code::Malformed,
+            cert,
+            format!(
+                "the trust anchor '{}' does not conform: {p}",
+                cert.subject()
+            ),
+        );
+    }
     let v3 = cert.inner().tbs_certificate().version() == x509_cert::certificate::Version::V3;
     match cert.basic_constraints() {
         Ok(Some((_, bc))) if bc.ca => {}
@@ -415,6 +437,11 @@ fn check_critical_extensions(cert: &ParsedCertificate, out: &mut PathOutcome) {
 pub(super) fn check_leaf(b: &Builder<'_>, node: usize, out: &mut PathOutcome) {
     let cert = b.graph.nodes[node].cert.clone();
     let purpose = b.opts.purpose;
+    if b.opts.web_pki {
+        for p in super::tls::server_leaf_problems(&cert) {
+            out.error(Code::Malformed, &cert, p);
+        }
+    }
     // A malformed certificate (RFC 5280 §4.1.1.2, §4.1.2.4, §4.2) means nothing; a
     // keyUsage that does not decode is reported there.
     let well_formed = match cert.check_structure() {
@@ -428,6 +455,15 @@ pub(super) fn check_leaf(b: &Builder<'_>, node: usize, out: &mut PathOutcome) {
             false
         }
     };
+    if well_formed
+        && let Some(p) = cert.key_identifier_problem(b.graph.nodes[node].anchor.is_some())
+    {
+        out.error(
+            Code::Malformed,
+            &cert,
+            format!("the certificate does not conform: {p}"),
+        );
+    }
     let ku = match cert.key_usage() {
         Ok(k) => k.map(|(_, k)| k.0),
         Err(e) => {
@@ -647,8 +683,14 @@ mod tests {
         subject: &Party,
         issuer: &Party,
         not_after: u64,
-        extensions: Vec<Extension>,
+        mut extensions: Vec<Extension>,
     ) -> ParsedCertificate {
+        // Key identifiers as RFC 5280 §4.2.1.1–§4.2.1.2 require of a conforming CA.
+        let id = |p: &Party| crate::ext::key_identifier(p.key.public_key_der()).unwrap();
+        extensions.push(crate::ext::subject_key_identifier(&id(subject)).unwrap());
+        if subject.name != issuer.name {
+            extensions.push(crate::ext::authority_key_identifier(&id(issuer)).unwrap());
+        }
         let t = CertificateTemplate {
             serial: vec![1],
             subject_der: subject.name.clone(),

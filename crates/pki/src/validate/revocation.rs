@@ -86,6 +86,11 @@ impl CrlIndex {
                 format!("its {what} extension cannot be read ({err})")
             };
             if e.extn_id == oids::ID_CE_CRL_NUMBER {
+                if e.critical {
+                    idx.unusable = Some(
+                        "its cRLNumber is marked critical, which RFC 5280 §5.2.3 forbids".into(),
+                    );
+                }
                 match CrlNumber::from_der(v) {
                     Ok(n) => idx.number = Some(strip(n.0.as_bytes())),
                     Err(err) => idx.unusable = Some(bad("cRLNumber", err)),
@@ -109,6 +114,11 @@ impl CrlIndex {
                     e.extn_id
                 ));
             }
+        }
+        if idx.number.is_none() && idx.unusable.is_none() {
+            // §5.2.3: "conforming CRL issuers MUST include this extension in all CRLs";
+            // without it, which CRL is newer (and which deltas apply) cannot be known.
+            idx.unusable = Some("it has no cRLNumber, which RFC 5280 §5.2.3 requires".into());
         }
         let indirect = idx.idp.as_ref().is_some_and(|p| p.indirect_crl);
         let mut current_issuer: Option<usize> = None;

@@ -54,6 +54,14 @@ fn evaluate(case: &Testcase, now: u64) -> Result<Outcome, Outcome> {
             "feature {feature} is not implemented: {why}"
         )));
     }
+    if let Some(why) = features::unimplemented_rule(&case.id) {
+        return Err(Outcome::Skipped(format!("not implemented: {why}")));
+    }
+    if let Some(why) = features::contradicts_pkits(&case.id) {
+        return Err(Outcome::Skipped(format!(
+            "contradicts NIST PKITS, which Cachet passes: {why}"
+        )));
+    }
     if let Some((chosen, why)) = features::chosen_conflict(&case.conflicts_with) {
         return Err(Outcome::Skipped(format!(
             "conflicts with {chosen}, whose behaviour Cachet implements: {why}"
@@ -93,6 +101,9 @@ fn evaluate(case: &Testcase, now: u64) -> Result<Outcome, Outcome> {
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut opts = ValidationOptions::new(at, purpose);
+    // The suite's `webpki::` namespace tests the web PKI's profile for TLS servers (CA/B
+    // Forum TLS BR) on top of RFC 5280; the other namespaces test RFC 5280 alone.
+    opts.web_pki = case.id.starts_with("webpki::");
     opts.revocation = if crls.is_empty() {
         RevocationPolicy::Off
     } else {

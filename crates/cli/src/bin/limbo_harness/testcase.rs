@@ -30,6 +30,8 @@ pub struct Peer {
 /// The fields of a testcase this harness reads.
 #[derive(Debug, Clone)]
 pub struct Testcase {
+    /// `id`: its namespace (`rfc5280::`, `webpki::`, …) says which profile it tests.
+    pub id: String,
     pub features: Vec<String>,
     /// Testcases whose expectation contradicts this one's.
     pub conflicts_with: Vec<String>,
@@ -97,6 +99,7 @@ impl Testcase {
         };
         Ok(Testcase {
             features: strings(case, "features")?,
+            id: id_of(case),
             conflicts_with: strings(case, "conflicts_with")?,
             kind,
             trusted_certs: strings(case, "trusted_certs")?,
