@@ -49,6 +49,9 @@ pub enum BenchOp {
     /// Decrypt an encrypted message, vs. the recipient's raw private-key operation (RSA
     /// PKCS#1 v1.5 decryption with implicit rejection, or ECDH).
     Decrypt,
+    /// Validate a chain of three (RFC 5280, revocation required) against a cached CRL of
+    /// 10,000 entries, vs. the two certificate signature verifications it needs.
+    Validate,
 }
 
 const SIZES: [usize; 2] = [10 * 1024, 1024 * 1024];
@@ -132,6 +135,71 @@ fn decrypt_message(
 }
 
 /// Runs `f` repeatedly for `budget` and returns operations per second.
+/// `validate`: a chain of three of `kt` keys (root, issuing CA, subscriber) validated for
+/// S/MIME signing with revocation required against the issuing CA's CRL of 10,000 entries
+/// and the root's CRL, parsed once (as a gateway keeps them); beside the rate of the two
+/// certificate signature verifications each validation performs.
+fn bench_validate(kt: KeyType, now: u64, budget: Duration) -> Result<(f64, f64)> {
+    use cachet_pki::crl::{CrlRequest, ParsedCrl, RevocationReason, RevokedEntry, build_crl};
+    use cachet_pki::validate::{
+        Material, Purpose, RevocationPolicy, TrustAnchor, ValidationOptions, validate,
+    };
+    let pki = EphemeralPki::new(kt, now - 86_400).map_err(fail)?;
+    let (leaf, _) = pki
+        .subscriber("bench@example.com", Profile::Signing, kt, 30)
+        .map_err(fail)?;
+    let mut entries = Vec::with_capacity(10_000);
+    for i in 0..10_000u64 {
+        entries.push(RevokedEntry {
+            serial: random_serial().map_err(fail)?.to_vec(),
+            revoked_at: now - 20_000 + i,
+            reason: RevocationReason::KeyCompromise,
+        });
+    }
+    let crl = |entries: &[RevokedEntry], issuer: &ParsedCertificate, key: &PrivateKey| {
+        let req = CrlRequest {
+            crl_number: 1,
+            this_update: now - 60,
+            next_update: now + 86_400,
+            entries,
+        };
+        build_crl(&req, issuer, key)
+            .and_then(|d| ParsedCrl::from_der(&d))
+            .map_err(fail)
+    };
+    let crls = vec![
+        crl(&entries, &pki.issuing, &pki.issuing_key)?,
+        crl(&[], &pki.root, &pki.root_key)?,
+    ];
+    let anchors = [TrustAnchor::new(pki.root.clone())];
+    let intermediates = [pki.issuing.clone()];
+    let material = Material {
+        anchors: &anchors,
+        intermediates: &intermediates,
+        crls: &crls,
+        cache: None,
+        fetcher: None,
+    };
+    let mut opts = ValidationOptions::new(now, Purpose::EmailSigning);
+    opts.revocation = RevocationPolicy::Require;
+    let ops = rate(budget, || {
+        let v = validate(&leaf, &material, &opts);
+        if !v.is_valid() {
+            return Err(fail(format!("{:?}", v.verdict.findings)));
+        }
+        black_box(v);
+        Ok(())
+    })?;
+    let issuing_spki = pki.issuing.spki_der().map_err(fail)?;
+    let root_spki = pki.root.spki_der().map_err(fail)?;
+    let prim = rate(budget, || {
+        leaf.verify_signature(&issuing_spki).map_err(fail)?;
+        pki.issuing.verify_signature(&root_spki).map_err(fail)?;
+        Ok(())
+    })?;
+    Ok((ops, prim))
+}
+
 fn rate(budget: Duration, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     f()?; // warm-up, and fail early
     let start = Instant::now();
@@ -201,6 +269,7 @@ pub fn run(
             BenchOp::Issue,
             BenchOp::Encrypt,
             BenchOp::Decrypt,
+            BenchOp::Validate,
         ]
     } else {
         ops.to_vec()
@@ -338,6 +407,12 @@ pub fn run(
                     Ok(())
                 })?;
                 emit("issue", "ecdsa-p256", None, ops, prim);
+            }
+            BenchOp::Validate => {
+                for &kt in &only.keys {
+                    let (ops, prim) = bench_validate(kt, now, budget)?;
+                    emit("validate", kt.name(), None, ops, prim);
+                }
             }
             BenchOp::Encrypt | BenchOp::Decrypt => {
                 for &kt in &only.keys {

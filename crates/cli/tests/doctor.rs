@@ -468,3 +468,137 @@ fn doctor_explains_what_breaks_trust_and_how_to_fix_it() {
         "needs a new one",
     );
 }
+
+#[test]
+fn doctor_opens_encrypted_layers_and_explains_the_signature_inside() {
+    use common::{init_ca, issue};
+    let tmp = scratch();
+    let dir = tmp.path();
+    init_ca(dir, "ecdsa-p256");
+    write(dir, "pw.txt", "correct horse\n");
+    write(
+        dir,
+        "msg.eml",
+        "From: alice@example.com\r\nTo: bob@example.com\r\nSubject: Figures\r\n\r\nQuarterly figures.\r\n",
+    );
+    let bob = issue(
+        dir,
+        "bob@example.com",
+        "encryption",
+        "ecdsa-p256",
+        &["--p12-password-file", "pw.txt"],
+    );
+    let alice = issue(dir, "alice@example.com", "signing", "ecdsa-p256", &[]);
+    let p = |d: &Path, f: &str| d.join(f).display().to_string();
+    cachet(
+        dir,
+        &[
+            "smime",
+            "sign",
+            "--cert",
+            &p(&alice, "cert.pem"),
+            "--key",
+            &p(&alice, "key.pem"),
+            "--chain",
+            &p(&alice, "chain.pem"),
+            "--in",
+            "msg.eml",
+            "--out",
+            "signed.eml",
+        ],
+    )
+    .ok();
+    cachet(
+        dir,
+        &[
+            "smime",
+            "encrypt",
+            "--recipient",
+            &p(&bob, "cert.pem"),
+            "--cipher",
+            "aes-256-gcm",
+            "--in",
+            "signed.eml",
+            "--out",
+            "signed-enc.eml",
+        ],
+    )
+    .ok();
+    let eml = p(dir, "signed-enc.eml");
+
+    // Without a key: the encryption layer is described, and the verdict is not valid
+    // (what is inside cannot be checked).
+    let (code, text, v) = doctor(dir, &eml, &["--data", "cachet-data", "--offline"]);
+    assert_eq!(v["layers"][0]["kind"], "encrypted", "{text}");
+    assert_eq!(v["layers"][0]["cipher"], "aes-256-gcm");
+    assert_eq!(v["layers"][0]["structure"], "authEnveloped-data");
+    let recipients = v["layers"][0]["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 1);
+    assert!(
+        recipients[0].as_str().unwrap().contains("key agreement"),
+        "{recipients:?}"
+    );
+    assert!(text.contains("not opened: pass --p12"), "{text}");
+    assert_eq!(v["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        code, 0,
+        "an unopened layer is reported, not an error: {text}"
+    );
+
+    // With Bob's PKCS#12: opened, and Alice's signature inside is valid against the
+    // organisation's own root (the data directory's trust store).
+    let (code, text, v) = doctor(
+        dir,
+        &eml,
+        &[
+            "--data",
+            "cachet-data",
+            "--offline",
+            "--p12",
+            &p(&bob, "bundle.p12"),
+            "--password-file",
+            "pw.txt",
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        v["layers"][0]["opened_with"]
+            .as_str()
+            .unwrap()
+            .contains("bob@example.com"),
+        "{text}"
+    );
+    assert_eq!(v["layers"][1]["kind"], "signed");
+    assert_eq!(v["layers"][1]["signers"][0]["valid"], true, "{text}");
+    assert_eq!(v["layers"][2]["kind"], "content");
+
+    // Someone else's key: the message was not encrypted to it.
+    let carol = issue(
+        dir,
+        "carol@example.com",
+        "encryption",
+        "ecdsa-p256",
+        &["--p12-password-file", "pw.txt"],
+    );
+    let (code, text, v) = doctor(
+        dir,
+        &eml,
+        &[
+            "--data",
+            "cachet-data",
+            "--offline",
+            "--p12",
+            &p(&carol, "bundle.p12"),
+            "--password-file",
+            "pw.txt",
+        ],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert_finding(
+        &v,
+        &text,
+        "no-recipient-key",
+        "not encrypted to",
+        "key recovery",
+    );
+}

@@ -932,7 +932,11 @@ pub fn verify(
     for der in &certificates {
         // A certificate that cannot be read is left out: if the signer needed it, the
         // verdict says its certificate is missing.
-        if let Ok(p) = ParsedCertificate::from_der(der) {
+        let parsed = match &opts.cache {
+            Some(cache) => cache.certificate(der),
+            None => ParsedCertificate::from_der(der),
+        };
+        if let Ok(p) = parsed {
             report.certificates.push(p);
         }
     }

@@ -3,26 +3,56 @@
 //! first and key-identifier matches before other candidates, validating each complete
 //! path with the §6.1 algorithm until one passes. Bounded in depth, in complete paths
 //! examined and in signature checks, so that loops of cross-certificates and bags of
-//! hundreds of look-alike intermediates end quickly with a clear finding.
+//! hundreds of look-alike intermediates end quickly with a clear finding. The path, budget
+//! and signature-check limits hold for a whole validation: the nested validations of CRL
+//! signers' paths draw on the same [`Work`], so that nesting cannot multiply them.
 
 use super::dn::NameKey;
 use super::path::{self, PathOutcome};
 use super::{Material, Purpose, RevocationPolicy, Validation, ValidationOptions};
 use crate::ParsedCertificate;
+use crate::crl::ParsedCrl;
 use crate::verdict::{Code, Finding, Verdict};
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
-/// Complete candidate paths validated before giving up.
+/// Complete candidate paths validated before giving up (CRL signers' paths included).
 const MAX_PATHS: usize = 64;
-/// Certificate signature checks before giving up.
+/// Certificate and CRL signature checks before giving up (CRL signers' paths included).
 const MAX_SIGNATURE_CHECKS: usize = 1024;
-/// Candidate issuers expanded in one search before giving up.
+/// Candidate issuers expanded, and CRL signers' path searches started, before giving up.
 const MAX_EXPANSIONS: usize = 4096;
 /// AIA caIssuers fetches per validation.
 const MAX_AIA_FETCHES: usize = 4;
 /// Nesting of CRL-issuer path validations (a CRL signer whose own path needs a CRL whose
 /// signer needs…).
 pub(super) const MAX_RECURSION: usize = 2;
+
+/// The work of one validation so far, shared by its path search and the nested searches
+/// for CRL signers' paths.
+#[derive(Default)]
+pub(super) struct Work {
+    paths: Cell<usize>,
+    signature_checks: Cell<usize>,
+    expansions: Cell<usize>,
+    /// CRL signature checks made: (address of the CRL's DER, the key) → result.
+    crl_checks: RefCell<HashMap<(usize, Vec<u8>), bool>>,
+    /// The CRLs of `crl_checks`, kept so that their addresses stay theirs.
+    crls_checked: RefCell<Vec<ParsedCrl>>,
+}
+
+impl Work {
+    fn exhausted(&self) -> bool {
+        self.paths.get() >= MAX_PATHS
+            || self.signature_checks.get() >= MAX_SIGNATURE_CHECKS
+            || self.expansions.get() >= MAX_EXPANSIONS
+    }
+
+    fn add(counter: &Cell<usize>) {
+        counter.set(counter.get() + 1);
+    }
+}
 
 /// One certificate that may appear in a path, with what building compares precomputed.
 pub(super) struct Node {
@@ -106,6 +136,73 @@ impl Graph {
     pub fn with_subject(&self, name: &NameKey) -> &[usize] {
         self.by_subject.get(name).map_or(&[], |v| v.as_slice())
     }
+
+    /// For each name, the fewest certificates (hops from a subject to its issuer, through
+    /// certificates that are not trust anchors) from it to the name of a trust anchor, and
+    /// to the name of any self-signed root (trusted or not): the order in which building
+    /// tries candidate issuers, so that a path out of a web of cross-certificates is found
+    /// before the web's own loops are explored. Names are compared, not keys: it is a
+    /// heuristic, not a proof that a path exists.
+    fn distances(&self) -> HashMap<NameKey, (usize, usize)> {
+        let mut subjects_of: HashMap<&NameKey, Vec<&NameKey>> = HashMap::new();
+        for n in self.nodes.iter().filter(|n| n.anchor.is_none()) {
+            subjects_of.entry(&n.issuer).or_default().push(&n.subject);
+        }
+        let hops = |targets: Vec<&NameKey>| -> HashMap<NameKey, usize> {
+            let mut dist: HashMap<NameKey, usize> = HashMap::new();
+            let mut queue = std::collections::VecDeque::new();
+            for t in targets {
+                if !dist.contains_key(t) {
+                    dist.insert(t.clone(), 0);
+                    queue.push_back(t);
+                }
+            }
+            while let Some(name) = queue.pop_front() {
+                let d = dist[name] + 1;
+                for &s in subjects_of.get(name).into_iter().flatten() {
+                    if !dist.contains_key(s) {
+                        dist.insert(s.clone(), d);
+                        queue.push_back(s);
+                    }
+                }
+            }
+            dist
+        };
+        let trusted = hops(
+            self.nodes
+                .iter()
+                .filter(|n| n.anchor.is_some())
+                .map(|n| &n.subject)
+                .collect(),
+        );
+        // A self-issued certificate whose key identifiers do not name two keys is taken
+        // for a self-signed root (rollover certificates name both).
+        let roots = hops(
+            self.nodes
+                .iter()
+                .filter(|n| {
+                    n.self_issued
+                        && match (&n.aki, &n.ski) {
+                            (Some(a), Some(s)) => a == s,
+                            _ => true,
+                        }
+                })
+                .map(|n| &n.subject)
+                .collect(),
+        );
+        let mut out: HashMap<NameKey, (usize, usize)> = HashMap::new();
+        for n in &self.nodes {
+            for name in [&n.subject, &n.issuer] {
+                out.entry(name.clone()).or_insert_with(|| {
+                    (
+                        trusted.get(name).copied().unwrap_or(usize::MAX),
+                        roots.get(name).copied().unwrap_or(usize::MAX),
+                    )
+                });
+            }
+        }
+        out
+    }
 }
 
 /// Why the search has not succeeded, ranked: a complete path's failure (4) says more than
@@ -132,9 +229,10 @@ pub(super) struct Builder<'a> {
     /// Anchor a CRL signer's path must end at (RFC 5280 §6.3.3 (f)).
     pub required_anchor: Option<usize>,
     sig_memo: HashMap<(usize, usize), bool>,
-    signature_checks: usize,
-    expansions: usize,
-    paths: usize,
+    /// [`Graph::distances`], computed when some certificate first has several candidate
+    /// issuers, and again after AIA adds issuers.
+    distances: Option<HashMap<NameKey, (usize, usize)>>,
+    work: Rc<Work>,
     exhausted: bool,
     best: Option<Failure>,
     aia_fetches: usize,
@@ -148,6 +246,7 @@ impl<'a> Builder<'a> {
         opts: &'a ValidationOptions,
         recursion: usize,
         in_progress: &[Vec<u8>],
+        work: Rc<Work>,
     ) -> Self {
         let mut in_progress = in_progress.to_vec();
         in_progress.push(leaf.der().to_vec());
@@ -159,9 +258,8 @@ impl<'a> Builder<'a> {
             in_progress,
             required_anchor: None,
             sig_memo: HashMap::new(),
-            signature_checks: 0,
-            expansions: 0,
-            paths: 0,
+            distances: None,
+            work,
             exhausted: false,
             best: None,
             aia_fetches: 0,
@@ -184,7 +282,7 @@ impl<'a> Builder<'a> {
         if let Some(&ok) = self.sig_memo.get(&(subject, issuer)) {
             return ok;
         }
-        self.signature_checks += 1;
+        Work::add(&self.work.signature_checks);
         let cert = &self.graph.nodes[subject].cert;
         let ok = match self.material.cache {
             Some(c) => c.verify(cert, issuer_key),
@@ -194,11 +292,27 @@ impl<'a> Builder<'a> {
         ok
     }
 
-    fn over_budget(&mut self) -> bool {
-        if self.paths >= MAX_PATHS
-            || self.signature_checks >= MAX_SIGNATURE_CHECKS
-            || self.expansions >= MAX_EXPANSIONS
-        {
+    /// Whether `crl`'s signature verifies with `key`: counted as a signature check and
+    /// remembered (failures too) for the whole validation. `None` when the answer is not
+    /// remembered and the budget is used up.
+    pub fn crl_signed_by(&mut self, crl: &ParsedCrl, key: &[u8]) -> Option<bool> {
+        let id = (crl.der().as_ptr() as usize, key.to_vec());
+        if let Some(&ok) = self.work.crl_checks.borrow().get(&id) {
+            return Some(ok);
+        }
+        if self.over_budget() {
+            return None;
+        }
+        Work::add(&self.work.signature_checks);
+        let ok = crl.verified_by(key);
+        self.work.crl_checks.borrow_mut().insert(id, ok);
+        self.work.crls_checked.borrow_mut().push(crl.clone());
+        Some(ok)
+    }
+
+    /// Whether the validation has used up its budget (see [`Work`]).
+    pub fn over_budget(&mut self) -> bool {
+        if self.work.exhausted() {
             self.exhausted = true;
         }
         self.exhausted
@@ -224,8 +338,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Candidate issuers of `current`: anchors first, then certificates whose subject key
-    /// identifier matches `current`'s authority key identifier, then the rest.
-    fn candidates(&self, current: usize, path: &[usize]) -> Vec<usize> {
+    /// identifier matches `current`'s authority key identifier, then the rest; within each
+    /// group, those whose issuer's name is fewest certificates from a trust anchor's name
+    /// (then from any root's name) first.
+    fn candidates(&mut self, current: usize, path: &[usize]) -> Vec<usize> {
         let cur = &self.graph.nodes[current];
         let mut out: Vec<usize> = self
             .graph
@@ -246,6 +362,11 @@ impl<'a> Builder<'a> {
                 None => true,
             })
             .collect();
+        if out.len() < 2 {
+            return out;
+        }
+        let distances = self.distances.get_or_insert_with(|| self.graph.distances());
+        let cur = &self.graph.nodes[current];
         out.sort_by_key(|&c| {
             let n = &self.graph.nodes[c];
             let key_match = match (&cur.aki, &n.ski) {
@@ -253,7 +374,11 @@ impl<'a> Builder<'a> {
                 (Some(_), Some(_)) => 2,
                 _ => 1,
             };
-            (n.anchor.is_none(), key_match)
+            let (trusted, root) = distances
+                .get(&n.issuer)
+                .copied()
+                .unwrap_or((usize::MAX, usize::MAX));
+            (n.anchor.is_none(), key_match, trusted, root)
         });
         out
     }
@@ -297,6 +422,7 @@ impl<'a> Builder<'a> {
         }
         let mut candidates = self.candidates(current, path);
         if candidates.is_empty() && self.fetch_issuers(current) {
+            self.distances = None;
             candidates = self.candidates(current, path);
         }
         if candidates.is_empty() {
@@ -313,7 +439,7 @@ impl<'a> Builder<'a> {
             if self.over_budget() {
                 return None;
             }
-            self.expansions += 1;
+            Work::add(&self.work.expansions);
             let is_anchor = self.graph.nodes[c].anchor.is_some();
             // Check the signature now when the key stands alone (prunes look-alikes early);
             // a DSA key that inherits parameters is checked when the path is processed.
@@ -358,7 +484,7 @@ impl<'a> Builder<'a> {
             }
             path.push(c);
             if is_anchor {
-                self.paths += 1;
+                Work::add(&self.work.paths);
                 let v = self.try_path(path);
                 if v.is_some() {
                     return v;
@@ -435,7 +561,7 @@ impl<'a> Builder<'a> {
 
     fn finish_path(mut self, path: Vec<usize>) -> Validation {
         let outcome = path::process(&mut self, &path);
-        self.paths += 1;
+        Work::add(&self.work.paths);
         self.validation(&path, outcome)
     }
 
@@ -458,7 +584,8 @@ impl<'a> Builder<'a> {
             leaf_public_key: outcome
                 .leaf_key
                 .unwrap_or_else(|| self.graph.nodes[0].spki.clone()),
-            paths_tried: self.paths,
+            paths_tried: self.work.paths.get(),
+            signature_checks: self.work.signature_checks.get(),
         }
     }
 
@@ -494,7 +621,8 @@ impl<'a> Builder<'a> {
                 Code::PathTooLong,
                 format!(
                     "path building stopped after {} paths and {} signature checks: the certificates offered form too many candidate paths",
-                    self.paths, self.signature_checks
+                    self.work.paths.get(),
+                    self.work.signature_checks.get()
                 ),
             ));
         }
@@ -510,7 +638,8 @@ impl<'a> Builder<'a> {
             user_constrained_policy_set: Vec::new(),
             revocation,
             leaf_public_key: leaf_key,
-            paths_tried: self.paths,
+            paths_tried: self.work.paths.get(),
+            signature_checks: self.work.signature_checks.get(),
         }
     }
 
@@ -539,10 +668,13 @@ impl<'a> Builder<'a> {
 
     /// Validates the path of a CRL signer `signer` (a certificate not in the current
     /// path) to the anchor `anchor_node` of the current graph.
-    pub fn validate_crl_signer(&self, signer: &ParsedCertificate, anchor_node: usize) -> bool {
-        if self.recursion >= MAX_RECURSION {
+    /// The search draws on this validation's [`Work`], and starting it counts as an
+    /// expansion.
+    pub fn validate_crl_signer(&mut self, signer: &ParsedCertificate, anchor_node: usize) -> bool {
+        if self.recursion >= MAX_RECURSION || self.over_budget() {
             return false;
         }
+        Work::add(&self.work.expansions);
         let Some(anchor_index) = self.graph.nodes[anchor_node].anchor else {
             return false;
         };
@@ -558,6 +690,7 @@ impl<'a> Builder<'a> {
             &opts,
             self.recursion + 1,
             &self.in_progress,
+            self.work.clone(),
         );
         sub.required_anchor = Some(anchor_index);
         let anchor_der = self.graph.nodes[anchor_node].cert.der();

@@ -241,10 +241,8 @@ pub enum RevocationStatus {
 /// Revocation checking of one certificate.
 #[derive(Debug, Clone)]
 pub struct RevocationCheck {
-    /// The certificate's subject (RFC 4514).
-    pub subject: String,
-    /// Its serial number (hex).
-    pub serial: String,
+    /// The certificate.
+    pub certificate: ParsedCertificate,
     /// What was found.
     pub status: RevocationStatus,
     /// The CRLs that decided it (issuer and number) or were considered.
@@ -270,8 +268,12 @@ pub struct Validation {
     /// The leaf's working public key (RFC 5280 §6.1.6): its SubjectPublicKeyInfo, with DSA
     /// domain parameters inherited from the path when the certificate omits them.
     pub leaf_public_key: Vec<u8>,
-    /// How many complete candidate paths were examined.
+    /// How many complete candidate paths were examined, those of CRL signers' own paths
+    /// included (at most 64, then the search stops with a `path-too-long` finding).
     pub paths_tried: usize,
+    /// How many certificate and CRL signatures were verified, for CRL signers' own paths
+    /// too (the search stops when it reaches 1024; the path under examination may add a few).
+    pub signature_checks: usize,
 }
 
 impl Validation {
@@ -287,5 +289,5 @@ pub fn validate(
     material: &Material<'_>,
     opts: &ValidationOptions,
 ) -> Validation {
-    build::Builder::new(leaf, material, opts, 0, &[]).run()
+    build::Builder::new(leaf, material, opts, 0, &[], Default::default()).run()
 }

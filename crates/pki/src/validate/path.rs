@@ -163,11 +163,8 @@ pub(super) fn process(b: &mut Builder<'_>, path: &[usize]) -> PathOutcome {
         if (!self_issued || is_leaf)
             && let Err(e) = constraints.check(&cert)
         {
-            out.error(
-                Code::NameNotPermitted,
-                &cert,
-                format!("{e}: an issuing CA may not vouch for this name"),
-            );
+            // The error is a whole sentence that already says what to do.
+            out.error(Code::NameNotPermitted, &cert, e.to_string());
         }
 
         // (d)–(f) and, below, §6.1.4 (a)–(b), (h)–(j): certificate policies.
@@ -581,13 +578,32 @@ fn check_revocation(b: &mut Builder<'_>, path: &[usize], out: &mut PathOutcome) 
     let n = path.len() - 1;
     let anchor_node = path[n];
     let policy = b.revocation_policy(anchor_node);
+    // Preferred, with no CRL at hand and no way to fetch one: nothing can be learnt, and one
+    // finding says so for the whole chain (a verifier without CRLs meets this on every
+    // message; it should cost nothing and say it once).
+    let nothing_to_consult = b.material.crls.is_empty() && b.material.fetcher.is_none();
+    if policy == RevocationPolicy::Prefer && nothing_to_consult && n > 0 {
+        const WHY: &str = "no CRL is at hand and fetching is off";
+        for &node in &path[..n] {
+            out.revocation.push(RevocationCheck {
+                certificate: b.graph.nodes[node].cert.clone(),
+                status: RevocationStatus::Undetermined(WHY.into()),
+                sources: Vec::new(),
+                distribution_points: Vec::new(),
+            });
+        }
+        out.findings.push(Finding::warning(
+            Code::CrlUnavailable,
+            "revocation was not checked: no CRL is at hand for this chain and fetching is off: pass the CRLs with --crl, import them with `cachet trust import-crl`, or allow fetching",
+        ));
+        return;
+    }
     for k in 0..n {
         let node = path[k];
         let cert = b.graph.nodes[node].cert.clone();
         let dps = super::revocation::http_distribution_points(&cert);
         let mut check = RevocationCheck {
-            subject: cert.subject(),
-            serial: cert.serial_hex(),
+            certificate: cert.clone(),
             status: RevocationStatus::NotChecked,
             sources: Vec::new(),
             distribution_points: dps.clone(),

@@ -583,7 +583,13 @@ fn scan(
             };
             // (c) a delta CRL for this complete CRL.
             let delta = if b.opts.use_delta_crls {
-                find_delta(crls, crl, &idx, &signer_key, at)
+                match find_delta(b, crls, crl, &idx, &signer_key, at) {
+                    Ok(d) => d,
+                    Err(why) => {
+                        st.problems.push(why);
+                        continue;
+                    }
+                }
             } else {
                 None
             };
@@ -622,15 +628,19 @@ fn scan(
 
 /// The newest fresh delta CRL that updates `complete` (RFC 5280 §5.2.4, §6.3.3 (c)): same
 /// issuer and scope, base number not after the complete CRL's number, a newer number, and
-/// signed by the same key.
+/// signed by the same key. `Err` when the validation's budget of signature checks ran out
+/// before every candidate was checked (a delta cannot be skipped unseen).
 fn find_delta<'c>(
+    b: &mut Builder<'_>,
     crls: &'c [ParsedCrl],
     complete: &ParsedCrl,
     cidx: &CrlIndex,
     signer_key: &[u8],
     at: UnixTime,
-) -> Option<&'c ParsedCrl> {
-    let number = cidx.number.as_ref()?;
+) -> Result<Option<&'c ParsedCrl>, String> {
+    let Some(number) = cidx.number.as_ref() else {
+        return Ok(None);
+    };
     let mut best: Option<(&ParsedCrl, Vec<u8>)> = None;
     for d in crls {
         let didx = d.index();
@@ -645,8 +655,10 @@ fn find_delta<'c>(
             || d.this_update() > at
             || d.next_update().is_some_and(|n| n < at)
             || d.der() == complete.der()
-            || !d.verified_by(signer_key)
         {
+            continue;
+        }
+        if !b.crl_signed_by(d, signer_key).ok_or_else(|| stopped(d))? {
             continue;
         }
         if best
@@ -656,7 +668,7 @@ fn find_delta<'c>(
             best = Some((d, dnum.clone()));
         }
     }
-    best.map(|(d, _)| d)
+    Ok(best.map(|(d, _)| d))
 }
 
 /// Finds the certificate whose key signed `crl` and checks that it may: cRLSign, and a
@@ -687,8 +699,13 @@ fn crl_signer(
     );
     for c in candidates {
         let key = working_key(b, path, c);
-        if !crl.verified_by(&key) {
-            continue;
+        match b.crl_signed_by(crl, &key) {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                why = stopped(crl);
+                break;
+            }
         }
         let cert = b.graph.nodes[c].cert.clone();
         if let Ok(Some((_, ku))) = cert.key_usage()
@@ -707,12 +724,24 @@ fn crl_signer(
         if b.validate_crl_signer(&cert, anchor_node) {
             return Ok(key);
         }
+        if b.over_budget() {
+            why = stopped(crl);
+            break;
+        }
         why = format!(
             "the CRL is signed by '{}', whose own certificate is not valid",
             cert.subject()
         );
     }
     Err(why)
+}
+
+/// Why the signer of `crl` (or its delta) was not found: the validation's budget ran out.
+fn stopped(crl: &ParsedCrl) -> String {
+    format!(
+        "checking the signer of the CRL from '{}' stopped: the certificates and CRLs offered form too many candidate paths or need too many signature checks",
+        crl.issuer()
+    )
 }
 
 /// The key of node `c`, with DSA parameters inherited along `path` when `c` is in it.

@@ -3,7 +3,7 @@
 
 use crate::ParsedCertificate;
 use cachet_crypto::digest::{DigestAlgorithm, Hasher};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 /// Verified (issuer key, certificate) pairs, keyed by the SHA-256 of both. Bounded: when
@@ -11,6 +11,10 @@ use std::sync::Mutex;
 /// bad signature pass: the key of an entry is the exact issuer key and certificate bytes.
 pub struct SignatureCache {
     seen: Mutex<HashSet<[u8; 32]>>,
+    /// Certificates already parsed, by the SHA-256 of their DER: what validation derives
+    /// from a certificate (prepared names, structure checks) is kept with it, so the CA
+    /// certificates every message carries are parsed and checked once.
+    parsed: Mutex<HashMap<[u8; 32], ParsedCertificate>>,
     capacity: usize,
 }
 
@@ -19,8 +23,27 @@ impl SignatureCache {
     pub fn new(capacity: usize) -> Self {
         SignatureCache {
             seen: Mutex::new(HashSet::new()),
+            parsed: Mutex::new(HashMap::new()),
             capacity,
         }
+    }
+
+    /// The certificate with this DER, parsed once and shared.
+    pub fn certificate(&self, der: &[u8]) -> crate::error::Result<ParsedCertificate> {
+        let key = cachet_crypto::digest::sha256(der);
+        if let Ok(p) = self.parsed.lock()
+            && let Some(c) = p.get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let c = ParsedCertificate::from_der(der)?;
+        if let Ok(mut p) = self.parsed.lock() {
+            if p.len() >= self.capacity {
+                p.clear();
+            }
+            p.insert(key, c.clone());
+        }
+        Ok(c)
     }
 
     fn key(cert: &ParsedCertificate, issuer_spki: &[u8]) -> [u8; 32] {
