@@ -72,7 +72,7 @@ pub fn fix_for(f: &Finding) -> &'static str {
             "if you trust this root, get its certificate from its owner by a trusted channel and run `cachet trust add ROOT.pem` (or pass it with --trust)"
         }
         Code::MissingIntermediate => {
-            "get the issuing CA's certificate (from the sender, or the URL in the certificate's Authority Information Access) and run `cachet trust add --intermediate CA.pem` (or pass it with --intermediates)"
+            "get the missing CA certificate (from the sender, or the URL in the certificate's Authority Information Access) and run `cachet trust add --intermediate CA.pem`, or `cachet trust add ROOT.pem` if it is a root you trust"
         }
         Code::Expired => {
             "the certificate's owner needs a new one; if the message was signed while the certificate was valid, check it as of the signing time with --at"

@@ -654,6 +654,16 @@ impl<'a> Builder<'a> {
                     n.cert.subject()
                 ),
             )
+        } else if n.cert.is_ca().unwrap_or(false) {
+            // The missing issuer of a CA is often the root itself: say both.
+            Finding::error(
+                Code::MissingIntermediate,
+                format!(
+                    "the issuer '{}' of the CA '{}' was not found: get its certificate — if it is a root you trust, add it with `cachet trust add ROOT.pem` (or --trust); if it is an intermediate CA, with `cachet trust add --intermediate CA.pem` (or --intermediates)",
+                    n.cert.issuer(),
+                    n.cert.subject()
+                ),
+            )
         } else {
             Finding::error(
                 Code::MissingIntermediate,
