@@ -7,7 +7,7 @@ use cachet_pki::crl::RevocationReason;
 use cachet_pki::profile::Profile;
 use cachet_pki::time::rfc3339;
 use cachet_service::ca::{DEFAULT_CRL_DAYS, ISSUING, ROOT};
-use cachet_service::{Cachet, DataDir, InitOptions, IssueRequest, KeySource};
+use cachet_service::{Cachet, DataDir, InitOptions, IssueRequest, KeySource, RecoverySetup};
 use cachet_store::CertificateRecord;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -40,7 +40,7 @@ pub(crate) struct UnlockArg {
     /// File holding the passphrase that protects the CA keys (data directories made with
     /// `init --passphrase-file`).
     #[arg(long, env = "CACHET_PASSPHRASE_FILE", value_name = "FILE")]
-    passphrase_file: Option<PathBuf>,
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -67,6 +67,18 @@ enum Command {
         /// CRL validity (nextUpdate − thisUpdate) in days.
         #[arg(long, default_value_t = DEFAULT_CRL_DAYS, value_name = "DAYS")]
         crl_days: u32,
+        /// Key recovery officers. With none, one officer 'admin' (1 of 1) gets a generated
+        /// passphrase in DIR/officers/admin.passphrase, to be moved offline.
+        #[command(flatten)]
+        officers: crate::recovery_cmd::OfficerArgs,
+        /// No key archive: encryption keys are not archived and can never be recovered.
+        #[arg(long, conflicts_with_all = ["officers", "officer_certs", "threshold"])]
+        no_recovery: bool,
+    },
+    /// Key archive and M-of-N recovery of encryption keys.
+    Recovery {
+        #[command(subcommand)]
+        command: crate::recovery_cmd::RecoveryCommand,
     },
     /// The certificate authorities.
     Ca {
@@ -339,11 +351,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             key_type,
             passphrase_file,
             crl_days,
+            officers,
+            no_recovery,
         } => {
             let pass = match &passphrase_file {
                 Some(p) => Some(read_password(p, "passphrase file")?),
                 None => None,
             };
+            let recovery = if no_recovery {
+                RecoverySetup::Off
+            } else if officers.is_empty() {
+                RecoverySetup::DefaultAdmin
+            } else {
+                let (officers, threshold) = officers.read()?;
+                RecoverySetup::Officers {
+                    officers,
+                    threshold,
+                }
+            };
+            let generated = matches!(recovery, RecoverySetup::DefaultAdmin);
             let opts = InitOptions {
                 domain,
                 organization,
@@ -351,6 +377,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 key_type,
                 crl_days,
                 actor: actor(),
+                recovery,
             };
             let dir = DataDir::new(&data.dir);
             let c = Cachet::init(&dir, &opts, pass.as_ref().map(|p| p.as_slice()), now()).await?;
@@ -381,7 +408,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 c.base_url(),
                 c.base_url()
             );
+            let officer_file = dir.officers_dir().join(format!(
+                "{}.passphrase",
+                cachet_service::recovery::DEFAULT_OFFICER
+            ));
+            let report =
+                crate::recovery_cmd::report_init(&c, generated.then_some(&*officer_file)).await;
             c.store().close().await;
+            report?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Ca {
@@ -411,6 +445,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "domain": c.domain(),
                 "base_url": c.base_url(),
                 "key_protection": c.key_protection().name(),
+                "key_recovery": c.recovery_enabled(),
                 "cas": list,
             });
             if json {
@@ -467,6 +502,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => crate::doctor_cmd::doctor_command(&args, now()),
         Command::Smime { command } => crate::smime_cmd::run(command, now()),
         Command::Trust { command } => crate::trust_cmd::run(command).await,
+        Command::Recovery { command } => crate::recovery_cmd::run(command).await,
         Command::Bench {
             operations,
             seconds,

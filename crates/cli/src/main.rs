@@ -10,6 +10,7 @@ mod commands;
 mod doctor_cmd;
 mod io;
 mod pki_cmd;
+mod recovery_cmd;
 mod smime_cmd;
 mod stream_io;
 mod trust_args;

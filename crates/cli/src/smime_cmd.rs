@@ -250,7 +250,7 @@ fn memchr_rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
-fn read_key(path: &std::path::Path) -> Result<PrivateKey> {
+pub(crate) fn read_key(path: &std::path::Path) -> Result<PrivateKey> {
     let bytes = zeroize::Zeroizing::new(read_file(path, "private key")?);
     let der = if cachet_pki::pem::is_pem(&bytes) {
         let blocks = cachet_pki::pem::decode_all(&bytes)

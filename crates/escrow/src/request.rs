@@ -385,9 +385,11 @@ impl RecoveryRequest {
         match &self.purpose {
             RequestPurpose::Recover { email, serial } => {
                 archived.metadata.email.eq_ignore_ascii_case(email)
-                    && serial
-                        .as_ref()
-                        .is_none_or(|s| *s == archived.metadata.serial_hex())
+                    // Both sides normalised: `serial_hex` keeps a leading zero nibble
+                    // ("0a1b") that the request's serial has had trimmed ("a1b").
+                    && serial.as_ref().is_none_or(|s| {
+                        normalize_serial(&archived.metadata.serial_hex()).as_ref() == Some(s)
+                    })
             }
             RequestPurpose::Reshare => false,
         }

@@ -1137,3 +1137,37 @@ fn nothing_secret_in_debug_output() {
     }
     assert!(text.contains("redacted"));
 }
+
+#[test]
+fn a_serial_scoped_request_covers_a_serial_with_a_leading_zero_nibble() {
+    let recovery = kra();
+    let s = split(
+        &recovery,
+        1,
+        &[OfficerSpec::Passphrase {
+            name: "a",
+            passphrase: &pass(0),
+        }],
+        fast(),
+    )
+    .unwrap();
+    let (c, k) = enc_cert("alice@example.com", KeyType::EcdsaP256);
+    let mut a = archive(&k, &c, recovery.certificate()).unwrap();
+    a.metadata.serial = vec![0x0a, 0x1b, 0x2c];
+    assert_eq!(a.serial_hex(), "0a1b2c");
+    for asked in ["0a1b2c", "a1b2c", "0A:1B:2C"] {
+        let (r, _) = RecoveryRequest::new(
+            "req-z",
+            RequestPurpose::Recover {
+                email: "alice@example.com".into(),
+                serial: Some(asked.into()),
+            },
+            "serial forms",
+            &s.sealed_key,
+            NOW,
+            60,
+        )
+        .unwrap();
+        assert!(r.covers(&a), "{asked}");
+    }
+}

@@ -64,6 +64,10 @@ pub enum Role<'a> {
     RootCa,
     /// A subordinate CA issuing S/MIME certificates (§7.1.2.2).
     IssuingCa,
+    /// The key-recovery-agent certificate, issued by the root (issue #5; see
+    /// [`crate::profile::kra_template`]): not a CA, keyUsage exactly keyAgreement (EC) or
+    /// keyEncipherment (RSA), extKeyUsage absent or exactly emailProtection.
+    KeyRecoveryAgent,
     /// A subscriber certificate for `email` under `profile` (§7.1.2.3, Strict).
     Subscriber {
         /// The profile.
@@ -287,6 +291,35 @@ pub fn lint(
                 "smime-br-ca-subject",
                 || "a CA subject must have a commonName".into(),
             );
+        }
+        Role::KeyRecoveryAgent => {
+            l.check(
+                bc.as_ref().is_some_and(|(c, b)| *c && !b.ca),
+                "kra-basic-constraints",
+                || "a key-recovery-agent certificate must have a critical basicConstraints with cA FALSE".into(),
+            );
+            if let Ok(kt) = kt {
+                l.check(kt.can_encrypt(), "kra-key-type", || {
+                    format!("a {kt} key cannot receive encrypted keys")
+                });
+                l.check(
+                    ku_bits == Some(crate::profile::kra_key_usage(kt).bits()),
+                    "kra-key-usage",
+                    || format!(
+                        "a key-recovery-agent certificate's keyUsage must be exactly {} for a {kt} key (never digitalSignature)",
+                        if kt.uses_key_agreement() { "keyAgreement" } else { "keyEncipherment" }
+                    ),
+                );
+            }
+            l.check(
+                eku.as_ref()
+                    .is_none_or(|(c, e)| !*c && e.0 == [oids::ID_KP_EMAIL_PROTECTION]),
+                "kra-eku",
+                || "a key-recovery-agent certificate's extKeyUsage must be absent or exactly emailProtection, not critical".into(),
+            );
+            l.check(!cert.common_names().is_empty(), "kra-subject", || {
+                "a key-recovery-agent certificate's subject must have a commonName".into()
+            });
         }
         Role::Subscriber { profile, email } => {
             l.check(

@@ -273,6 +273,22 @@ pub fn root_ca_template(
     })
 }
 
+/// What every certificate the root issues shares: its key identifier, the root's as the
+/// authority key identifier (RFC 5280 §4.2.1.1–§4.2.1.2), and a validity of
+/// [`ISSUING_VALIDITY_DAYS`] that never outlives the root.
+fn issued_by_root(
+    spki_der: &[u8],
+    not_before: UnixTime,
+    root: &ParsedCertificate,
+) -> Result<([u8; 20], Vec<u8>, UnixTime)> {
+    let ski = ext::key_identifier(spki_der)?;
+    let aki = root
+        .subject_key_id()?
+        .ok_or_else(|| PkiError::invalid("root certificate", "has no subjectKeyIdentifier"))?;
+    let not_after = (not_before + u64::from(ISSUING_VALIDITY_DAYS) * DAY - 1).min(root.not_after());
+    Ok((ski, aki, not_after))
+}
+
 /// The issuing CA certificate (S/MIME BR §7.1.2.2): pathLen 0, keyCertSign + cRLSign,
 /// extKeyUsage emailProtection only, the Strict mailbox policy, the root's CRL and
 /// certificate URLs, AKI = the root's SKI.
@@ -284,11 +300,7 @@ pub fn issuing_ca_template(
     root: &ParsedCertificate,
     root_urls: &PublicationUrls,
 ) -> Result<CertificateTemplate> {
-    let ski = ext::key_identifier(&spki_der)?;
-    let aki = root
-        .subject_key_id()?
-        .ok_or_else(|| PkiError::invalid("root certificate", "has no subjectKeyIdentifier"))?;
-    let not_after = (not_before + u64::from(ISSUING_VALIDITY_DAYS) * DAY - 1).min(root.not_after());
+    let (ski, aki, not_after) = issued_by_root(&spki_der, not_before, root)?;
     Ok(CertificateTemplate {
         serial,
         subject_der,
@@ -306,6 +318,68 @@ pub fn issuing_ca_template(
             ext::subject_key_identifier(&ski)?,
         ],
     })
+}
+
+/// The key-recovery-agent (KRA) certificate: the certificate archived encryption keys are
+/// encrypted to (issue #5), issued by the root. It only receives keys — keyUsage exactly
+/// keyAgreement (EC, X25519) or keyEncipherment (RSA), critical, no digitalSignature — and is
+/// no CA (basicConstraints cA FALSE, critical). It carries no extKeyUsage: it is no mailbox's
+/// certificate and no client should accept it for mail. Its validity is the issuing CA's (ten
+/// years, within the root's), not a subscriber's 825 days: the archive outlives subscriber
+/// certificates. The root's CRL and certificate URLs let a relying party check it like the
+/// issuing CA.
+pub fn kra_template(
+    subject_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    serial: Vec<u8>,
+    not_before: UnixTime,
+    root: &ParsedCertificate,
+    root_urls: &PublicationUrls,
+) -> Result<CertificateTemplate> {
+    let kt = KeyType::of_spki(&spki_der)?;
+    if !kt.can_encrypt() {
+        return Err(PkiError::ProfileMismatch(format!(
+            "a {kt} key cannot receive encrypted keys: a key-recovery agent needs an encryption key"
+        )));
+    }
+    let (ski, aki, not_after) = issued_by_root(&spki_der, not_before, root)?;
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der,
+        not_before,
+        not_after,
+        extensions: vec![
+            ext::basic_constraints(false, None)?,
+            ext::key_usage(kra_key_usage(kt))?,
+            ext::crl_distribution_point(&root_urls.crl)?,
+            ext::authority_info_access(&root_urls.ca_issuers, root_urls.ocsp.as_deref())?,
+            ext::authority_key_identifier(&aki)?,
+            ext::subject_key_identifier(&ski)?,
+        ],
+    })
+}
+
+/// The keyUsage of a key-recovery-agent certificate for a key of type `kt`: keyAgreement for
+/// EC and X25519 keys, keyEncipherment for RSA.
+pub fn kra_key_usage(kt: KeyType) -> FlagSet<KeyUsages> {
+    if kt.uses_key_agreement() {
+        KeyUsages::KeyAgreement.into()
+    } else {
+        KeyUsages::KeyEncipherment.into()
+    }
+}
+
+/// The commonName of the key-recovery-agent certificate: "`org` Key Recovery Agent", or
+/// "Key Recovery Agent" when that would exceed ub-common-name (64 characters); the
+/// organizationName attribute names the organisation either way.
+pub fn kra_common_name(org: &str) -> String {
+    let cn = format!("{org} Key Recovery Agent");
+    if cn.chars().count() <= 64 {
+        cn
+    } else {
+        "Key Recovery Agent".to_string()
+    }
 }
 
 /// A request for a subscriber certificate.

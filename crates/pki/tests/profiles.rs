@@ -229,3 +229,85 @@ fn crl_round_trips_with_reasons_and_number() {
     assert_eq!(crl.entries(), entries);
     assert_eq!(crl.next_update(), Some(NOW + 30 + 7 * 86_400));
 }
+
+#[test]
+fn key_recovery_agent_certificate_only_receives_keys_and_passes_its_lint() {
+    let root_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let name = NameBuilder::new()
+        .organization("Example")
+        .unwrap()
+        .common_name("Example Root CA")
+        .unwrap()
+        .to_der()
+        .unwrap();
+    let t = root_ca_template(
+        name.clone(),
+        root_key.public_key_der().to_vec(),
+        random_serial().unwrap().to_vec(),
+        NOW,
+    )
+    .unwrap();
+    let root =
+        ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+    let urls = PublicationUrls::under("http://pki.example.com", "root");
+    for (kt, expected_ku) in [
+        (KeyType::EcdsaP256, "keyAgreement"),
+        (KeyType::Rsa3072, "keyEncipherment"),
+    ] {
+        let key = PrivateKey::generate(kt).unwrap();
+        let subject = NameBuilder::new()
+            .organization("Example")
+            .unwrap()
+            .common_name(&kra_common_name("Example"))
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let t = kra_template(
+            subject,
+            key.public_key_der().to_vec(),
+            random_serial().unwrap().to_vec(),
+            NOW,
+            &root,
+            &urls,
+        )
+        .unwrap();
+        let cert =
+            ParsedCertificate::from_der(&sign_certificate(&t, &name, &root_key).unwrap()).unwrap();
+        assert_eq!(
+            lint(&cert, Role::KeyRecoveryAgent, Some(&root)),
+            vec![],
+            "{kt}"
+        );
+        assert_eq!(cert.subject(), "CN=Example Key Recovery Agent,O=Example");
+        let (critical, ku) = cert.key_usage().unwrap().unwrap();
+        assert!(critical);
+        assert_eq!(ku.0.bits(), kra_key_usage(kt).bits(), "{kt} {expected_ku}");
+        assert!(
+            !ku.0
+                .contains(x509_cert::ext::pkix::KeyUsages::DigitalSignature)
+        );
+        let (bc_critical, bc) = cert.basic_constraints().unwrap().unwrap();
+        assert!(bc_critical && !bc.ca);
+        assert!(cert.ext_key_usage().unwrap().is_none());
+        // Like the issuing CA: ten years within the root, not a subscriber's 825 days.
+        assert!(cert.not_after() - cert.not_before() > 3000 * 86_400);
+        assert!(cert.not_after() <= root.not_after());
+        // Under a subscriber or CA role the lint refuses it.
+        assert!(!lint(&cert, Role::IssuingCa, Some(&root)).is_empty());
+    }
+    // A signing-only key type is refused.
+    let ed = PrivateKey::generate(KeyType::Ed25519).unwrap();
+    assert!(
+        kra_template(
+            name.clone(),
+            ed.public_key_der().to_vec(),
+            random_serial().unwrap().to_vec(),
+            NOW,
+            &root,
+            &urls,
+        )
+        .is_err()
+    );
+    // A long organisation name falls back to a commonName that fits ub-common-name.
+    assert_eq!(kra_common_name(&"x".repeat(46)), "Key Recovery Agent");
+}

@@ -3,6 +3,7 @@
 use crate::datadir::DataDir;
 use crate::error::{Result, ServiceError};
 use crate::keyring::{Kek, KeyProtection};
+use crate::recovery::{RecoverySetup, init_recovery};
 use cachet_crypto::{KeyType, PrivateKey};
 use cachet_pki::crl::{CrlRequest, RevocationReason, RevokedEntry, build_crl};
 use cachet_pki::csr::VerifiedCsr;
@@ -15,8 +16,8 @@ use cachet_pki::profile::{
 };
 use cachet_pki::{ParsedCertificate, PkiError};
 use cachet_store::{
-    AuditEntry, CaRecord, CertificateRecord, ChainProblem, CrlRecord, RevokeOutcome, Store,
-    StoreError,
+    ArchivedKeyRecord, AuditEntry, CaRecord, CertificateRecord, ChainProblem, CrlRecord,
+    RevokeOutcome, Store, StoreError,
 };
 
 /// Slug of the root CA.
@@ -47,6 +48,8 @@ pub struct InitOptions {
     pub crl_days: u32,
     /// Who runs it (for the audit log).
     pub actor: String,
+    /// Key archive and recovery officers.
+    pub recovery: RecoverySetup,
 }
 
 /// Where a subscriber key comes from.
@@ -93,14 +96,17 @@ pub struct Issued {
 /// An open Cachet installation.
 pub struct Cachet {
     dir: DataDir,
-    store: Store,
+    pub(crate) store: Store,
     domain: String,
     base_url: String,
     crl_days: u32,
     protection: KeyProtection,
+    pub(crate) recovery: bool,
 }
 
-fn audit(
+pub(crate) use audit as audit_entry;
+
+pub(crate) fn audit(
     at: u64,
     actor: &str,
     action: &str,
@@ -170,6 +176,7 @@ impl Cachet {
                 "the organisation name must be 1 to 46 characters".into(),
             ));
         }
+        opts.recovery.check()?;
         let created_dir = dir.create_new()?;
         let mut created = Vec::new();
         let result =
@@ -181,8 +188,8 @@ impl Cachet {
                 let _ = std::fs::remove_dir_all(dir.root());
             }
             Err(_) => {
-                for p in created {
-                    let _ = std::fs::remove_file(p);
+                for p in created.into_iter().rev() {
+                    let _ = std::fs::remove_file(&p).or_else(|_| std::fs::remove_dir(&p));
                 }
             }
         }
@@ -236,6 +243,21 @@ impl Cachet {
         let issuing = ParsedCertificate::from_der(&sign_certificate(&t, &root_name, &root_key)?)?;
         lint_or_refuse(&issuing, Role::IssuingCa, Some(&root))?;
 
+        let recovery = init_recovery(
+            dir,
+            &opts.recovery,
+            org,
+            &root,
+            &root_key,
+            &opts.base_url,
+            not_before,
+            now,
+            &opts.actor,
+        )?;
+        if let Some(r) = &recovery {
+            created.extend(r.written.iter().cloned());
+        }
+
         let store = Store::create(&dir.db()).await?;
         for suffix in ["", "-wal", "-shm"] {
             created.push(std::path::PathBuf::from(format!(
@@ -250,6 +272,10 @@ impl Cachet {
             ("ca_key_type", opts.key_type.name().to_string()),
             ("crl_days", opts.crl_days.to_string()),
             ("kek_check", hex::encode(kek.check_value()?)),
+            (
+                "recovery",
+                if recovery.is_some() { "on" } else { "off" }.to_string(),
+            ),
         ];
         settings.extend(protection.to_settings());
         let cas = [
@@ -273,7 +299,7 @@ impl Cachet {
             },
         ];
         let key_note = protection.name();
-        let entries = [
+        let mut entries = vec![
             audit(
                 now,
                 &opts.actor,
@@ -298,8 +324,17 @@ impl Cachet {
                 ),
             ),
         ];
+        if let Some(r) = &recovery {
+            entries.push(r.audit.clone());
+        }
         store
-            .initialize(&kek.audit_key(), &settings, &cas, &entries)
+            .initialize(
+                &kek.audit_key(),
+                &settings,
+                &cas,
+                recovery.as_ref().map(|r| &r.split),
+                &entries,
+            )
             .await?;
         let cachet = Cachet {
             dir: dir.clone(),
@@ -308,6 +343,7 @@ impl Cachet {
             base_url: opts.base_url.trim_end_matches('/').to_string(),
             crl_days: opts.crl_days,
             protection,
+            recovery: recovery.is_some(),
         };
         // Publish the first CRLs so the URLs in the certificates have something to serve.
         cachet.publish_crl(&kek, ROOT, &opts.actor, now).await?;
@@ -345,6 +381,7 @@ impl Cachet {
             get("kek_salt").await?.as_deref(),
             get("kek_argon2").await?.as_deref(),
         )?;
+        let recovery = get("recovery").await?.as_deref() == Some("on");
         Ok(Cachet {
             dir: dir.clone(),
             store,
@@ -352,6 +389,7 @@ impl Cachet {
             base_url,
             crl_days,
             protection,
+            recovery,
         })
     }
 
@@ -440,6 +478,24 @@ impl Cachet {
                 self.domain
             )));
         }
+        // With key recovery on, an encryption key is archived: Cachet must generate it, and a
+        // dual-use key is never archived (a copy of a signing key would let its holder sign
+        // as the user).
+        let kra = if self.recovery && req.profile.encrypts() {
+            if req.profile == Profile::Dual {
+                return Err(ServiceError::Invalid(
+                    "key recovery is on, so the dual profile is refused: archiving its key would copy a signing key, and not archiving it would make the mail encrypted to it unrecoverable; issue a signing and an encryption certificate instead".into(),
+                ));
+            }
+            if let KeySource::Csr { source, .. } = &req.key {
+                return Err(ServiceError::Invalid(format!(
+                    "key recovery is on, so the key of an encryption certificate must be generated by Cachet and archived: drop --csr {source} (Cachet writes the key to key.pem and, with --p12-password-file, bundle.p12)"
+                )));
+            }
+            Some(self.kra_certificate().await?)
+        } else {
+            None
+        };
         let (spki, key) = match req.key {
             KeySource::Generate(kt) => {
                 if !req.profile.allows_key_type(kt) {
@@ -511,6 +567,20 @@ impl Cachet {
                 revoked_at: None,
                 revocation_reason: None,
             };
+            let archived = match (&kra, &key) {
+                (Some(kra), Some(k)) => {
+                    let a = cachet_escrow::archive(k, &cert, kra)?;
+                    Some(ArchivedKeyRecord {
+                        serial: record.serial.clone(),
+                        email: record.email.clone(),
+                        not_after: record.not_after,
+                        kra_sha256: hex::encode(a.kra_certificate_sha256),
+                        der: a.to_der()?,
+                        archived_at: now as i64,
+                    })
+                }
+                _ => None,
+            };
             let entry = audit(
                 now,
                 &req.actor,
@@ -525,9 +595,26 @@ impl Cachet {
                     cachet_pki::time::rfc3339(cert.not_after())
                 ),
             );
+            let mut entries = vec![entry];
+            if let (Some(a), Some(kra)) = (&archived, &kra) {
+                entries.push(audit(
+                    now,
+                    &req.actor,
+                    "key-archived",
+                    Some(record.serial.clone()),
+                    Some(record.subject.clone()),
+                    format!(
+                        "email={} key_type={} kra_serial={} not_after={}",
+                        a.email,
+                        record.key_type,
+                        kra.serial_hex(),
+                        cachet_pki::time::rfc3339(cert.not_after())
+                    ),
+                ));
+            }
             match self
                 .store
-                .insert_certificate(&kek.audit_key(), &record, &entry)
+                .insert_certificate_archived(&kek.audit_key(), &record, archived.as_ref(), &entries)
                 .await
             {
                 Ok(()) => {

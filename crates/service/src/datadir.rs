@@ -15,6 +15,8 @@ pub struct DataDir {
 
 /// The database file name.
 pub const DB_FILE: &str = "cachet.db";
+/// The folder of generated recovery-officer passphrases.
+pub const OFFICERS_DIR: &str = "officers";
 /// The master key file name.
 pub const MASTER_KEY_FILE: &str = "master.key";
 
@@ -37,6 +39,11 @@ impl DataDir {
     /// The master key file.
     pub fn master_key(&self) -> PathBuf {
         self.root.join(MASTER_KEY_FILE)
+    }
+
+    /// Where `init` writes generated recovery-officer passphrases (to be moved offline).
+    pub fn officers_dir(&self) -> PathBuf {
+        self.root.join(OFFICERS_DIR)
     }
 
     /// Checks that this is an initialised Cachet data directory.

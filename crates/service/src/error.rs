@@ -36,6 +36,16 @@ pub enum ServiceError {
         /// What went wrong.
         detail: String,
     },
+    /// The key archive or a recovery step refused (wrong officer passphrase, too few
+    /// approvals, expired request, tampered record…).
+    #[error(transparent)]
+    Escrow(#[from] cachet_escrow::EscrowError),
+    /// Key recovery is off in this data directory.
+    #[error("{0}")]
+    RecoveryOff(String),
+    /// No recovery request with this id.
+    #[error("no recovery request '{0}': list them with `cachet recovery list`")]
+    UnknownRequest(String),
     /// A cryptographic failure inside the CA.
     #[error(transparent)]
     Crypto(#[from] cachet_crypto::Error),
@@ -54,8 +64,34 @@ impl ServiceError {
             ServiceError::Store(s) => {
                 matches!(s, StoreError::Foreign { .. } | StoreError::Open { .. })
             }
+            ServiceError::RecoveryOff(_) | ServiceError::UnknownRequest(_) => true,
+            ServiceError::Escrow(e) => !is_integrity_failure(e),
             ServiceError::Io { .. } | ServiceError::Crypto(_) => false,
         }
+    }
+
+    /// Whether this is a refusal by the recovery rules — too few approvals, a repeated
+    /// approval, an expired or closed request, a tampered record — rather than bad input:
+    /// the CLI exits 1 for these, as for a verdict that is not valid.
+    pub fn is_refusal(&self) -> bool {
+        use cachet_escrow::EscrowError as E;
+        matches!(
+            self,
+            ServiceError::Escrow(
+                E::NotEnoughApprovals { .. }
+                    | E::AlreadyApproved { .. }
+                    | E::Expired { .. }
+                    | E::NotPending { .. }
+                    | E::ThresholdReached { .. }
+                    | E::SplitChanged
+                    | E::StaleShare { .. }
+                    | E::TamperedArchive { .. }
+                    | E::ShareMismatch { .. }
+                    | E::CombinationFailed
+                    | E::OtherRecoveryKey { .. }
+                    | E::WrongRequestSecret
+            )
+        )
     }
 
     pub(crate) fn io(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
@@ -68,3 +104,20 @@ impl ServiceError {
 
 /// Shorthand for results of this crate.
 pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Stored records that fail their integrity checks: not the caller's fault.
+fn is_integrity_failure(e: &cachet_escrow::EscrowError) -> bool {
+    use cachet_escrow::EscrowError as E;
+    matches!(
+        e,
+        E::TamperedArchive { .. }
+            | E::ShareMismatch { .. }
+            | E::CombinationFailed
+            | E::OtherRecoveryKey { .. }
+            | E::WrongRequestSecret
+            | E::Malformed { .. }
+            | E::UnsupportedVersion { .. }
+            | E::Crypto(_)
+            | E::Pkcs12(_)
+    )
+}

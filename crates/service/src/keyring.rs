@@ -217,4 +217,28 @@ impl Kek {
             })?;
         Ok(cachet_crypto::PrivateKey::from_pkcs8_der(&pkcs8)?)
     }
+
+    /// Seals the secret of recovery request `id` (its P-256 private key, PKCS#8), bound to
+    /// the id, so a sealed secret moved to another request's row does not open.
+    pub fn seal_request_secret(&self, id: &str, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        Ok(secret::seal(
+            &self.0,
+            format!("cachet:recovery-request:{id}").as_bytes(),
+            pkcs8,
+        )?)
+    }
+
+    /// Opens the sealed secret of recovery request `id`.
+    pub fn open_request_secret(&self, id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        secret::open(
+            &self.0,
+            format!("cachet:recovery-request:{id}").as_bytes(),
+            sealed,
+        )
+        .map_err(|_| {
+            ServiceError::DataDir(format!(
+                "the sealed secret of recovery request {id} does not open with this key-encryption key: it was altered or moved"
+            ))
+        })
+    }
 }

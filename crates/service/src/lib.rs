@@ -1,7 +1,7 @@
 //! Cachet's use-cases, shared by the command line and the daemons: setting up the
 //! organisation's CA, issuing and revoking certificates, publishing CRLs, protecting CA keys
-//! at rest, the trust store (partners' anchors, intermediates, imported CRLs), and the audit
-//! log.
+//! at rest, the key archive and M-of-N key recovery ([`recovery`]), the trust store
+//! (partners' anchors, intermediates, imported CRLs), and the audit log.
 //!
 //! This crate composes the pure crates (`cachet-crypto`, `cachet-pki`) with storage
 //! (`cachet-store`) and the data directory on disk. It takes the current time as a
@@ -14,6 +14,7 @@ pub mod datadir;
 pub mod error;
 pub mod fetch;
 pub mod keyring;
+pub mod recovery;
 pub mod trust;
 
 pub use ca::{Cachet, InitOptions, IssueRequest, Issued, KeySource};
@@ -21,4 +22,5 @@ pub use datadir::DataDir;
 pub use error::ServiceError;
 pub use fetch::HttpFetcher;
 pub use keyring::{Kek, KeyProtection};
+pub use recovery::{OfficerInput, Recovered, RecoverySetup, RecoveryStatus};
 pub use trust::{AnchorConstraints, TrustError, TrustMaterial};

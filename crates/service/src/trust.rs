@@ -948,6 +948,7 @@ mod tests {
             key_type: KeyType::EcdsaP256,
             crl_days: 7,
             actor: "test".into(),
+            recovery: crate::RecoverySetup::Off,
         };
         let c = Cachet::init(&DataDir::new(dir.path().join("data")), &opts, None, NOW)
             .await

@@ -25,6 +25,12 @@ pub enum StoreError {
     /// A unique value (e.g. a serial number) is already taken.
     #[error("{0} already exists")]
     Duplicate(String),
+    /// A record changed between reading and writing it (another process wrote it first):
+    /// nothing was written; run the command again.
+    #[error(
+        "{0} changed while this command ran (another process updated it): nothing was written; run the command again"
+    )]
+    Conflict(String),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(String),

@@ -10,12 +10,14 @@
 
 pub mod audit;
 pub mod error;
+pub mod recovery;
 pub mod schema;
 pub mod store;
 pub mod trust;
 
 pub use audit::{AuditEntry, AuditKey, AuditRecord, ChainProblem};
 pub use error::StoreError;
+pub use recovery::{ArchivedKeyRecord, RecoveryRequestRecord, ShareRecord, SplitRecord};
 pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, RevokedRow, Store};
 pub use trust::{
     AddOutcome, CrlImportOutcome, ImportedCrlRecord, TrustAnchorRecord, TrustIntermediateRecord,

@@ -28,10 +28,16 @@ pub struct Migration {
 }
 
 /// Every migration after the base, oldest first. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    id: "cachet-2",
-    statements: TRUST_STORE,
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        id: "cachet-2",
+        statements: TRUST_STORE,
+    },
+    Migration {
+        id: "cachet-3",
+        statements: KEY_RECOVERY,
+    },
+];
 
 /// The marker of the newest schema this build writes.
 pub fn latest_id() -> &'static str {
@@ -97,6 +103,63 @@ const TRUST_STORE: &[&str] = &[
         imported_at INTEGER NOT NULL,
         UNIQUE (issuer_der, idp_der, delta)
     )",
+];
+
+/// `cachet-3`: the key archive and M-of-N recovery (issue #5). Every secret column holds a
+/// sealed record written by `cachet-escrow` (DER with an explicit version) or sealed under
+/// the key-encryption key: nothing here opens without M officers or the KEK. Whether
+/// recovery is on is the setting `recovery` (`on`, `off`; absent in a data directory made
+/// before this schema, which means off).
+const KEY_RECOVERY: &[&str] = &[
+    // The current split of the recovery key: at most one row. `sealed_key` is the escrow
+    // crate's SealedRecoveryKey DER (the KRA private key sealed under a key that only M
+    // shares rebuild); `kra_cert_der` the key-recovery-agent certificate archived keys are
+    // encrypted to. `generation` is the split's 16-byte id, hex.
+    "CREATE TABLE recovery_split (
+        generation   TEXT PRIMARY KEY,
+        threshold    INTEGER NOT NULL CHECK (threshold >= 1),
+        officers     INTEGER NOT NULL CHECK (officers >= threshold),
+        kra_serial   TEXT NOT NULL,
+        kra_cert_der BLOB NOT NULL,
+        sealed_key   BLOB NOT NULL,
+        created_at   INTEGER NOT NULL
+    )",
+    // One officer's share of the current split, sealed for that officer (SealedShare DER).
+    "CREATE TABLE recovery_shares (
+        generation TEXT NOT NULL REFERENCES recovery_split(generation) ON DELETE CASCADE,
+        officer    TEXT NOT NULL,
+        idx        INTEGER NOT NULL CHECK (idx BETWEEN 1 AND 255),
+        scheme     TEXT NOT NULL CHECK (scheme IN ('passphrase', 'certificate')),
+        der        BLOB NOT NULL,
+        PRIMARY KEY (generation, officer),
+        UNIQUE (generation, idx)
+    )",
+    // Archived encryption keys (ArchivedKey DER: PKCS#8 in AuthEnvelopedData to the KRA
+    // certificate), one per encryption certificate, stored with the certificate.
+    "CREATE TABLE archived_keys (
+        serial      TEXT PRIMARY KEY REFERENCES certificates(serial),
+        email       TEXT NOT NULL,
+        not_after   INTEGER NOT NULL,
+        kra_sha256  TEXT NOT NULL,
+        der         BLOB NOT NULL,
+        archived_at INTEGER NOT NULL
+    )",
+    "CREATE INDEX archived_keys_by_email ON archived_keys(email)",
+    // Recovery requests (RecoveryRequest DER, which holds the approvals) with their indexable
+    // facts. `sealed_secret` is the request's private key sealed under the key-encryption key
+    // (the request id as associated data); NULL once the request is closed.
+    "CREATE TABLE recovery_requests (
+        id            TEXT PRIMARY KEY,
+        purpose       TEXT NOT NULL CHECK (purpose IN ('recover', 'reshare')),
+        email         TEXT,
+        serial        TEXT,
+        state         TEXT NOT NULL CHECK (state IN ('pending', 'completed', 'expired', 'cancelled')),
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        der           BLOB NOT NULL,
+        sealed_secret BLOB
+    )",
+    "CREATE INDEX recovery_requests_pending ON recovery_requests(state, expires_at)",
 ];
 
 /// The base schema (`cachet-1`). Frozen: change the schema with a [`Migration`].

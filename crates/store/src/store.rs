@@ -298,13 +298,15 @@ impl Store {
         )
     }
 
-    /// Stores the organisation's settings and its CAs, with their audit records, in one
-    /// transaction: a failed `init` leaves nothing behind.
+    /// Stores the organisation's settings, its CAs and the split of the recovery key (when
+    /// recovery is on), with their audit records, in one transaction: a failed `init` leaves
+    /// nothing behind.
     pub async fn initialize(
         &self,
         key: &AuditKey,
         settings: &[(&str, String)],
         cas: &[CaRecord],
+        recovery: Option<&crate::recovery::SplitRecord>,
         audit: &[AuditEntry],
     ) -> Result<()> {
         let mut tx = self.begin().await?;
@@ -330,6 +332,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        crate::recovery::initialize_recovery(&mut tx, recovery).await?;
         for a in audit {
             append_audit(&mut tx, key, a).await?;
         }
@@ -366,23 +369,7 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&c.serial)
-        .bind(&c.ca)
-        .bind(&c.email)
-        .bind(&c.subject)
-        .bind(&c.profile)
-        .bind(&c.key_type)
-        .bind(&c.spki_sha256)
-        .bind(c.not_before)
-        .bind(c.not_after)
-        .bind(c.issued_at)
-        .bind(&c.der)
-        .execute(&mut *tx)
-        .await?;
+        insert_certificate_row(&mut tx, c).await?;
         append_audit(&mut tx, key, audit).await?;
         tx.commit().await?;
         Ok(())
@@ -584,6 +571,30 @@ impl Store {
         };
         Ok((records, head))
     }
+}
+
+pub(crate) async fn insert_certificate_row(
+    tx: &mut Transaction<'static, Sqlite>,
+    c: &CertificateRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&c.serial)
+    .bind(&c.ca)
+    .bind(&c.email)
+    .bind(&c.subject)
+    .bind(&c.profile)
+    .bind(&c.key_type)
+    .bind(&c.spki_sha256)
+    .bind(c.not_before)
+    .bind(c.not_after)
+    .bind(c.issued_at)
+    .bind(&c.der)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Appends `entry` after the newest record, inside the caller's transaction, and moves the
