@@ -947,3 +947,60 @@ fn rotation_replaces_the_officers_and_old_shares_stop_working() {
     assert!(actions.iter().any(|a| a == "recovery-cancelled"));
     cachet(d, &["audit", "verify"]).ok();
 }
+
+/// The recovered PKCS#12 of an RSA key, written `--p12-compat`, imports into GnuPG 2.2's
+/// `gpgsm`, which then decrypts mail that `openssl cms -encrypt` sent to the lost key.
+#[test]
+fn gpgsm_imports_a_recovered_rsa_key_and_decrypts_old_mail() {
+    use common::gpgsm::{Gpgsm, PASSPHRASE};
+    require("openssl", OPENSSL);
+    require("gpgsm", "apt-get install gpgsm gpg-agent");
+    let tmp = scratch();
+    let dir = tmp.path();
+    init_with(dir, &officers(dir, &["ann"])).ok();
+    let alice = issue(dir, "alice@example.com", "encryption", "rsa-2048", &[]);
+    let cert = alice.join("cert.pem").display().to_string();
+    write(
+        dir,
+        "old.txt",
+        "Content-Type: text/plain\r\n\r\nLast year's contract.\r\n",
+    );
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "cms", "-encrypt", "-aes256", "-in", "old.txt", "-outform", "DER", "-out", "old.p7m",
+            &cert,
+        ],
+    )
+    .ok();
+    std::fs::remove_file(alice.join("key.pem")).unwrap();
+
+    let id = request(dir, "alice@example.com", &[]);
+    approve(dir, &id, "ann").ok();
+    // gpgsm 2.2 reads the legacy PKCS#12 encryption only, and protects the imported key
+    // with the PKCS#12 password: use the shared passphrase for both.
+    let pw = write(dir, "gpgsm.pw", PASSPHRASE);
+    cachet(
+        dir,
+        &[
+            "recovery",
+            "complete",
+            &id,
+            "--out",
+            "alice.p12",
+            "--password-file",
+            &pw,
+            "--p12-compat",
+        ],
+    )
+    .ok();
+    let g = Gpgsm::new(dir);
+    g.import_p12(&dir.join("alice.p12"));
+    let r = g.with_passphrase(&["--decrypt", "-o", "old.out", "old.p7m"]);
+    assert_eq!(r.code, 0, "gpgsm --decrypt: {} {}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("old.out")).unwrap(),
+        "Content-Type: text/plain\r\n\r\nLast year's contract.\r\n"
+    );
+}

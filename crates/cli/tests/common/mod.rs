@@ -3,6 +3,8 @@
 //! installs it; nothing is skipped.
 #![allow(dead_code)]
 
+pub mod gpgsm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
