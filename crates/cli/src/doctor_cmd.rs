@@ -264,19 +264,7 @@ pub fn doctor_command(args: &DoctorArgs, now: u64) -> Result<ExitCode> {
         };
     let limits = Limits::default();
     let ber = BerLimits::default();
-    let from = cachet_smime::mime::encode::read_header_block(
-        &message.as_slice(),
-        0..message.len() as u64,
-        &limits,
-    )
-    .ok()
-    .and_then(|(w, _)| {
-        cachet_smime::mime::header::parse_header_block(&w, &limits)
-            .ok()
-            .and_then(|h| h.get("From").map(|f| f.unfolded()))
-    })
-    .and_then(|v| cachet_smime::message::mailboxes(&v))
-    .unwrap_or_default();
+    let from = cachet_smime::message::sender_mailboxes(&message.as_slice(), &limits);
 
     if !args.json {
         crate::out!("message {}", args.message.display());
@@ -421,13 +409,7 @@ fn layer_of_problem(depth: usize, kind: &str, f: Finding, as_json: bool) -> Laye
 }
 
 fn content_type_of(src: &[u8], limits: &Limits) -> String {
-    cachet_smime::mime::encode::read_header_block(&src, 0..src.len() as u64, limits)
-        .ok()
-        .and_then(|(w, _)| {
-            cachet_smime::mime::header::parse_header_block(&w, limits)
-                .ok()
-                .and_then(|h| h.get("Content-Type").map(|f| f.unfolded()))
-        })
+    cachet_smime::message::header_field(&src, "Content-Type", limits)
         .map(|v| v.split(';').next().unwrap_or("").trim().to_string())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "text/plain".into())

@@ -13,7 +13,6 @@ use cachet_smime::ber::BerLimits;
 use cachet_smime::enveloped::{ContentCipher, DecryptError, RsaPadding};
 use cachet_smime::message::SignMessage;
 use cachet_smime::mime::Limits;
-use cachet_smime::mime::header::parse_header_block;
 use cachet_smime::mime::smime::{SmimeType, SourceLayer, classify_in};
 use cachet_smime::signed::{self, SidKind, Signer, VerifyOptions};
 use cachet_smime::source::Source;
@@ -704,15 +703,7 @@ fn decrypt_command(
     report_decrypted(&d);
     if io.format == Format::Smime {
         // The outer From is what the signer must match, whatever layer the signature is in.
-        let from = cachet_smime::mime::encode::read_header_block(src, 0..src.len(), limits)
-            .ok()
-            .and_then(|(w, _)| {
-                parse_header_block(&w, limits)
-                    .ok()
-                    .and_then(|h| h.get("From").map(|f| f.unfolded()))
-            })
-            .and_then(|v| cachet_smime::message::mailboxes(&v))
-            .unwrap_or_default();
+        let from = cachet_smime::message::sender_mailboxes(src, limits);
         for _ in 0..8 {
             let inner = held.source()?;
             let whole = 0..inner.len();

@@ -6,6 +6,7 @@ use crate::ber::BerLimits;
 use crate::mime::header::HeaderBlock;
 use crate::mime::{Limits, MimeError};
 use crate::signed::{SidKind, SignError, SignedReport, Signer, VerifyOptions};
+use crate::source::Source;
 use cachet_pki::verdict::{Code, Finding};
 use zeroize::Zeroizing;
 
@@ -165,6 +166,24 @@ pub(crate) fn sender_options(
         }
     }
     Ok((opts, notes))
+}
+
+/// The unfolded value of the first `name` field in the header block of the entity `src`, if
+/// the block can be read and has one.
+pub fn header_field(src: &dyn Source, name: &str, limits: &Limits) -> Option<String> {
+    let (window, _) = crate::mime::encode::read_header_block(src, 0..src.len(), limits).ok()?;
+    crate::mime::header::parse_header_block(&window, limits)
+        .ok()?
+        .get(name)
+        .map(|f| f.unfolded())
+}
+
+/// The addresses of a message's From header (RFC 5322 §3.6.2), empty when it has none or it
+/// cannot be read: what every signer of the message, at any layer, must match.
+pub fn sender_mailboxes(src: &dyn Source, limits: &Limits) -> Vec<String> {
+    header_field(src, "From", limits)
+        .and_then(|v| mailboxes(&v))
+        .unwrap_or_default()
 }
 
 /// Verifies the outermost signature layer of `message`. The From header (if `opts` names no

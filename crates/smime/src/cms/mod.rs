@@ -456,22 +456,14 @@ fn as_set(tree: &BerTree<'_>, n: NodeId) -> Option<Vec<u8>> {
 /// finds them, so the work stays linear however many signers there are), with
 /// `signedAttrs` from the received encoding (`tree`, whose `SignerInfo` nodes are
 /// `signer_nodes`, in the same order: normalisation keeps every SEQUENCE and SET).
-/// A DER element at `pos`: (tag, header length, contents length).
-fn der_element(b: &[u8], pos: usize) -> Option<(u8, usize, usize)> {
-    let tag = *b.get(pos)?;
-    let first = *b.get(pos + 1)?;
-    if first < 0x80 {
-        return Some((tag, 2, usize::from(first)));
+/// A definite-length element at `pos` (the input is already DER): (header length, contents
+/// length).
+fn der_element(b: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let h = crate::ber::read_header(b, pos).ok()?;
+    match h.length {
+        crate::ber::Length::Definite(len) => Some((h.header_len, len)),
+        crate::ber::Length::Indefinite => None,
     }
-    let n = usize::from(first & 0x7f);
-    if n == 0 || n > 8 {
-        return None;
-    }
-    let mut len = 0usize;
-    for i in 0..n {
-        len = len.checked_mul(256)? | usize::from(*b.get(pos + 2 + i)?);
-    }
-    Some((tag, 2 + n, len))
 }
 
 /// The children of the DER element whose contents are `b[start..end]`: (start, end) each.
@@ -479,7 +471,7 @@ fn der_children(b: &[u8], start: usize, end: usize) -> Option<Vec<(usize, usize)
     let mut out = Vec::new();
     let mut pos = start;
     while pos < end {
-        let (_, h, l) = der_element(b, pos)?;
+        let (h, l) = der_element(b, pos)?;
         let next = pos.checked_add(h)?.checked_add(l)?;
         if next > end {
             return None;
@@ -499,22 +491,22 @@ fn split_certificates(der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), CmsError> {
         detail: "the structure changed in normalisation".into(),
     };
     // ContentInfo ::= SEQUENCE { contentType, [0] EXPLICIT SignedData }
-    let (_, h, l) = der_element(der, 0).ok_or_else(bad)?;
+    let (h, l) = der_element(der, 0).ok_or_else(bad)?;
     let ci = der_children(der, h, h + l).ok_or_else(bad)?;
     let (oid, explicit) = match ci.as_slice() {
         [oid, explicit] => (*oid, *explicit),
         _ => return Err(bad()),
     };
-    let (_, eh, _) = der_element(der, explicit.0).ok_or_else(bad)?;
+    let (eh, _) = der_element(der, explicit.0).ok_or_else(bad)?;
     let sd_at = explicit.0 + eh;
-    let (_, sh, sl) = der_element(der, sd_at).ok_or_else(bad)?;
+    let (sh, sl) = der_element(der, sd_at).ok_or_else(bad)?;
     let children = der_children(der, sd_at + sh, sd_at + sh + sl).ok_or_else(bad)?;
     let mut certificates = Vec::new();
     let mut kept: Vec<&[u8]> = Vec::with_capacity(children.len());
     for (i, &(a, b)) in children.iter().enumerate() {
         // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
         if i == 3 && der[a] == 0xa0 {
-            let (_, ch, cl) = der_element(der, a).ok_or_else(bad)?;
+            let (ch, cl) = der_element(der, a).ok_or_else(bad)?;
             for (x, y) in der_children(der, a + ch, a + ch + cl).ok_or_else(bad)? {
                 if der[x] == 0x30 {
                     certificates.push(der[x..y].to_vec());
