@@ -566,6 +566,8 @@ impl Cachet {
                 der: cert.der().to_vec(),
                 revoked_at: None,
                 revocation_reason: None,
+                superseded_by: None,
+                superseded_at: None,
             };
             let archived = match (&kra, &key) {
                 (Some(kra), Some(k)) => {

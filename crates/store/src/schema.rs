@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[Migration] = &[
         id: "cachet-3",
         statements: KEY_RECOVERY,
     },
+    Migration {
+        id: "cachet-4",
+        statements: ACCOUNTS_AND_PUBLICATION,
+    },
 ];
 
 /// The marker of the newest schema this build writes.
@@ -160,6 +164,51 @@ const KEY_RECOVERY: &[&str] = &[
         sealed_secret BLOB
     )",
     "CREATE INDEX recovery_requests_pending ON recovery_requests(state, expires_at)",
+];
+
+/// `cachet-4`: accounts with automatic enrollment and renewal, API tokens, and the
+/// delegated OCSP signers of `cachet serve` (issue #6).
+const ACCOUNTS_AND_PUBLICATION: &[&str] = &[
+    // One row per mailbox Cachet enrolls. `state`: `active` (enrolled, renewed, published),
+    // `disabled` (certificates revoked, kept for the record; can be enabled again) or
+    // `removed` (certificates revoked; the row stays so the address is not silently reused
+    // with the old history). `password_hash` is an Argon2id PHC string for EST's HTTP Basic
+    // authentication (RFC 7030 §3.2.3); NULL: no password, EST only with a client certificate.
+    "CREATE TABLE accounts (
+        email         TEXT PRIMARY KEY,
+        name          TEXT,
+        state         TEXT NOT NULL CHECK (state IN ('active', 'disabled', 'removed')),
+        password_hash TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    )",
+    // A renewed certificate names its successor; superseded certificates leave every lookup
+    // (their archived keys stay recoverable).
+    "ALTER TABLE certificates ADD COLUMN superseded_by TEXT",
+    "ALTER TABLE certificates ADD COLUMN superseded_at INTEGER",
+    "CREATE INDEX certificates_live ON certificates(not_after) WHERE revoked_at IS NULL AND superseded_by IS NULL",
+    // Bearer tokens of the REST API. The token is `cachet_<id>_<secret>`; only the SHA-256
+    // of the secret is kept, so a stolen database yields no usable token.
+    "CREATE TABLE api_tokens (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'recovery-officer', 'auditor')),
+        secret_sha256 TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        revoked_at    INTEGER
+    )",
+    // Delegated OCSP responders (RFC 6960 §4.2.2.2): a short-lived certificate with
+    // id-kp-OCSPSigning and id-pkix-ocsp-nocheck issued by the CA `ca`, its key sealed under
+    // the key-encryption key. The newest one that is still valid signs responses.
+    "CREATE TABLE ocsp_signers (
+        serial     TEXT PRIMARY KEY,
+        ca         TEXT NOT NULL REFERENCES cas(slug),
+        cert_der   BLOB NOT NULL,
+        sealed_key BLOB NOT NULL,
+        not_after  INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
+    "CREATE INDEX ocsp_signers_by_ca ON ocsp_signers(ca, not_after)",
 ];
 
 /// The base schema (`cachet-1`). Frozen: change the schema with a [`Migration`].

@@ -59,6 +59,10 @@ pub struct CertificateRecord {
     pub revoked_at: Option<i64>,
     /// Why (kebab-case reason), if revoked.
     pub revocation_reason: Option<String>,
+    /// The serial of the certificate that renewed this one, if it was renewed.
+    pub superseded_by: Option<String>,
+    /// When it was renewed.
+    pub superseded_at: Option<i64>,
 }
 
 /// A published CRL.
@@ -133,6 +137,8 @@ fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
         der: r.try_get("der")?,
         revoked_at: r.try_get("revoked_at")?,
         revocation_reason: r.try_get("revocation_reason")?,
+        superseded_by: r.try_get("superseded_by")?,
+        superseded_at: r.try_get("superseded_at")?,
     })
 }
 
