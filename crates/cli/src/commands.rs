@@ -23,6 +23,14 @@ pub struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// Whether the command is a long-running server (`serve`), which gets a multi-threaded
+    /// runtime; every other command runs on one thread.
+    pub fn is_server(&self) -> bool {
+        matches!(self.command, Command::Serve(_))
+    }
+}
+
 #[derive(Args, Clone)]
 pub(crate) struct DataArg {
     /// Data directory.
@@ -74,6 +82,38 @@ enum Command {
         /// No key archive: encryption keys are not archived and can never be recovered.
         #[arg(long, conflicts_with_all = ["officers", "officer_certs", "threshold"])]
         no_recovery: bool,
+    },
+    /// Accounts: enrolled automatically on creation, renewed, revoked when disabled.
+    User {
+        #[command(subcommand)]
+        command: crate::user_cmd::UserCommand,
+    },
+    /// Renew the certificates of active accounts that have passed the renewal point of
+    /// their life (`enrollment.renew_at`); for cron when `cachet serve` is not running.
+    Renew {
+        /// Renew what is due now (required: renewal of everything is not a thing).
+        #[arg(long, required = true)]
+        due: bool,
+        /// Pretend the time is this (RFC 3339), e.g. to see what renews next month.
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Renew at most this many certificates in this run.
+        #[arg(long, default_value_t = 100_000)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
+        unlock: UnlockArg,
+        #[command(flatten)]
+        config: crate::user_cmd::ConfigArg,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bearer tokens of the REST API.
+    Token {
+        #[command(subcommand)]
+        command: crate::token_cmd::TokenCommand,
     },
     /// Key archive and M-of-N recovery of encryption keys.
     Recovery {
@@ -148,6 +188,9 @@ enum Command {
         #[command(subcommand)]
         command: crate::trust_cmd::TrustCommand,
     },
+    /// Run the network services: CRLs, CA certificates, OCSP and certificate lookup over
+    /// HTTP (the mail and directory services come in later releases).
+    Serve(crate::serve_cmd::ServeArgs),
 }
 
 #[derive(Subcommand)]
@@ -502,7 +545,19 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(args) => crate::doctor_cmd::doctor_command(&args, now()),
         Command::Smime { command } => crate::smime_cmd::run(command, now()),
         Command::Trust { command } => crate::trust_cmd::run(command).await,
+        Command::Serve(args) => crate::serve_cmd::run(args).await,
         Command::Recovery { command } => crate::recovery_cmd::run(command).await,
+        Command::User { command } => crate::user_cmd::run(command).await,
+        Command::Token { command } => crate::token_cmd::run(command).await,
+        Command::Renew {
+            due: _,
+            at,
+            limit,
+            data,
+            unlock: u,
+            config,
+            json,
+        } => crate::user_cmd::renew(&data, &u, &config, at.as_deref(), limit, json).await,
         Command::Bench {
             operations,
             seconds,

@@ -11,20 +11,26 @@ mod doctor_cmd;
 mod io;
 mod pki_cmd;
 mod recovery_cmd;
+mod serve_cmd;
 mod smime_cmd;
 mod stream_io;
+mod token_cmd;
 mod trust_args;
 mod trust_cmd;
+mod user_cmd;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = commands::Cli::parse();
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // `serve` uses every core; the other commands one thread.
+    let mut builder = if cli.is_server() {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cachet: cannot start the runtime: {e}");

@@ -158,3 +158,10 @@ pub fn authority_info_access(ca_issuers: &str, ocsp: Option<&str>) -> Result<Ext
         &AuthorityInfoAccessSyntax(v),
     )
 }
+
+/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1), not critical, value NULL: relying parties
+/// need not check the revocation status of this delegated OCSP responder certificate (it
+/// is short-lived instead).
+pub fn ocsp_nocheck() -> Result<Extension> {
+    ext(crate::ocsp::ID_PKIX_OCSP_NOCHECK, false, &der::asn1::Null)
+}

@@ -68,6 +68,11 @@ pub enum Role<'a> {
     /// [`crate::profile::kra_template`]): not a CA, keyUsage exactly keyAgreement (EC) or
     /// keyEncipherment (RSA), extKeyUsage absent or exactly emailProtection.
     KeyRecoveryAgent,
+    /// A CA's delegated OCSP responder (RFC 6960 §4.2.2.2; see
+    /// [`crate::profile::ocsp_signer_template`]): not a CA, keyUsage exactly
+    /// digitalSignature, extKeyUsage exactly id-kp-OCSPSigning, id-pkix-ocsp-nocheck, short
+    /// lived.
+    OcspSigner,
     /// A subscriber certificate for `email` under `profile` (§7.1.2.3, Strict).
     Subscriber {
         /// The profile.
@@ -112,6 +117,15 @@ const ALLOWED_EXTENSIONS_SUBSCRIBER: [ObjectIdentifier; 9] = [
     oids::ID_CE_AUTHORITY_KEY_IDENTIFIER,
     oids::ID_CE_SUBJECT_KEY_IDENTIFIER,
     oids::ID_CE_BASIC_CONSTRAINTS,
+];
+
+const ALLOWED_EXTENSIONS_OCSP_SIGNER: [ObjectIdentifier; 6] = [
+    oids::ID_CE_BASIC_CONSTRAINTS,
+    oids::ID_CE_KEY_USAGE,
+    oids::ID_CE_EXT_KEY_USAGE,
+    crate::ocsp::ID_PKIX_OCSP_NOCHECK,
+    oids::ID_CE_AUTHORITY_KEY_IDENTIFIER,
+    oids::ID_CE_SUBJECT_KEY_IDENTIFIER,
 ];
 
 /// Lints `cert` as `role`. `issuer` is the issuing certificate (`None` for a root, which is
@@ -320,6 +334,60 @@ pub fn lint(
             l.check(!cert.common_names().is_empty(), "kra-subject", || {
                 "a key-recovery-agent certificate's subject must have a commonName".into()
             });
+        }
+        Role::OcspSigner => {
+            l.check(
+                bc.as_ref().is_some_and(|(c, b)| *c && !b.ca),
+                "ocsp-signer-basic-constraints",
+                || "an OCSP responder certificate must have a critical basicConstraints with cA FALSE".into(),
+            );
+            l.check(
+                ku_bits == Some(der::flagset::FlagSet::from(KeyUsages::DigitalSignature).bits()),
+                "ocsp-signer-key-usage",
+                || "an OCSP responder certificate's keyUsage must be exactly digitalSignature (RFC 6960 §4.2.2.2)".into(),
+            );
+            l.check(
+                kt.is_ok_and(|k| k.can_sign()),
+                "ocsp-signer-key-type",
+                || "an OCSP responder needs a signing key".into(),
+            );
+            l.check(
+                eku.as_ref()
+                    .is_some_and(|(c, e)| !*c && e.0 == [crate::ocsp::ID_KP_OCSP_SIGNING]),
+                "ocsp-signer-eku",
+                || "an OCSP responder certificate's extKeyUsage must be exactly id-kp-OCSPSigning, not critical (RFC 6960 §4.2.2.2)".into(),
+            );
+            let nocheck = cert
+                .extension(crate::ocsp::ID_PKIX_OCSP_NOCHECK)
+                .ok()
+                .flatten();
+            l.check(
+                nocheck.is_some_and(|e| !e.critical && e.extn_value.as_bytes() == [0x05, 0x00]),
+                "ocsp-signer-nocheck",
+                || "an OCSP responder certificate must carry id-pkix-ocsp-nocheck (NULL, not critical; RFC 6960 §4.2.2.2.1)".into(),
+            );
+            let max = crate::profile::MAX_OCSP_SIGNER_DAYS;
+            let seconds = (cert.not_after() + 1).saturating_sub(cert.not_before());
+            l.check(seconds <= u64::from(max) * 86_400, "ocsp-signer-validity", || {
+                format!("an OCSP responder certificate, which cannot be revoked, must live at most {max} days")
+            });
+            l.check(
+                !cert.common_names().is_empty(),
+                "ocsp-signer-subject",
+                || "an OCSP responder certificate's subject must have a commonName".into(),
+            );
+            for e in cert.extensions() {
+                l.check(
+                    ALLOWED_EXTENSIONS_OCSP_SIGNER.contains(&e.extn_id),
+                    "ocsp-signer-extensions",
+                    || {
+                        format!(
+                            "extension {} does not belong in an OCSP responder certificate",
+                            e.extn_id
+                        )
+                    },
+                );
+            }
         }
         Role::Subscriber { profile, email } => {
             l.check(

@@ -135,18 +135,20 @@ pub struct PublicationUrls {
     pub crl: String,
     /// authorityInfoAccess caIssuers URI.
     pub ca_issuers: String,
-    /// authorityInfoAccess OCSP URI, once a responder is configured.
+    /// authorityInfoAccess OCSP URI (RFC 6960 §3.1), `None` to leave the responder out.
     pub ocsp: Option<String>,
 }
 
 impl PublicationUrls {
-    /// The URLs of the CA named `slug` under `base_url`.
+    /// The URLs of the CA named `slug` under `base_url`: its CRL, its certificate and the
+    /// OCSP responder `{base}/ocsp` that `cachet serve` runs for every CA (one URL for all
+    /// CAs: the request's CertID names the issuer).
     pub fn under(base_url: &str, slug: &str) -> Self {
         let base = base_url.trim_end_matches('/');
         PublicationUrls {
             crl: format!("{base}/crl/{slug}.crl"),
             ca_issuers: format!("{base}/ca/{slug}.crt"),
-            ocsp: None,
+            ocsp: Some(format!("{base}/ocsp")),
         }
     }
 }
@@ -380,6 +382,72 @@ pub fn kra_common_name(org: &str) -> String {
     } else {
         "Key Recovery Agent".to_string()
     }
+}
+
+/// The longest life of a delegated OCSP responder certificate. It carries
+/// id-pkix-ocsp-nocheck, so nothing can revoke it (RFC 6960 §4.2.2.2.1 asks for a short
+/// lifetime instead); `cachet serve` issues them for 7 days and renews at half-life.
+pub const MAX_OCSP_SIGNER_DAYS: u32 = 31;
+
+/// The commonName of a CA's delegated OCSP responder: "`ca_cn` OCSP Responder", or "OCSP
+/// Responder" when that would exceed ub-common-name (64 characters).
+pub fn ocsp_signer_common_name(ca_cn: &str) -> String {
+    let cn = format!("{ca_cn} OCSP Responder");
+    if cn.chars().count() <= 64 {
+        cn
+    } else {
+        "OCSP Responder".to_string()
+    }
+}
+
+/// A delegated OCSP responder certificate (RFC 6960 §4.2.2.2), issued directly by the CA
+/// whose certificates it answers for: extKeyUsage exactly id-kp-OCSPSigning, keyUsage
+/// digitalSignature (critical), basicConstraints cA FALSE (critical), id-pkix-ocsp-nocheck
+/// (§4.2.2.2.1), AKI = the CA's SKI, SKI. No CRL distribution point or AIA: nocheck tells
+/// clients not to look, and its life (`not_before..=not_after`, at most
+/// [`MAX_OCSP_SIGNER_DAYS`] and never past the CA's notAfter) is what limits a stolen key.
+pub fn ocsp_signer_template(
+    subject_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    serial: Vec<u8>,
+    not_before: UnixTime,
+    not_after: UnixTime,
+    issuer: &ParsedCertificate,
+) -> Result<CertificateTemplate> {
+    let kt = KeyType::of_spki(&spki_der)?;
+    if !kt.can_sign() {
+        return Err(PkiError::ProfileMismatch(format!(
+            "a {kt} key cannot sign OCSP responses"
+        )));
+    }
+    let not_after = not_after.min(issuer.not_after());
+    if not_after <= not_before || not_after - not_before >= u64::from(MAX_OCSP_SIGNER_DAYS) * DAY {
+        return Err(PkiError::invalid(
+            "validity",
+            format!(
+                "an OCSP responder certificate must be valid for less than {MAX_OCSP_SIGNER_DAYS} days, within its CA's validity"
+            ),
+        ));
+    }
+    let aki = issuer
+        .subject_key_id()?
+        .ok_or_else(|| PkiError::invalid("CA certificate", "has no subjectKeyIdentifier"))?;
+    let ski = ext::key_identifier(&spki_der)?;
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der,
+        not_before,
+        not_after,
+        extensions: vec![
+            ext::basic_constraints(false, None)?,
+            ext::key_usage(KeyUsages::DigitalSignature.into())?,
+            ext::ext_key_usage(&[crate::ocsp::ID_KP_OCSP_SIGNING])?,
+            ext::ocsp_nocheck()?,
+            ext::authority_key_identifier(&aki)?,
+            ext::subject_key_identifier(&ski)?,
+        ],
+    })
 }
 
 /// A request for a subscriber certificate.

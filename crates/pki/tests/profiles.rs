@@ -311,3 +311,68 @@ fn key_recovery_agent_certificate_only_receives_keys_and_passes_its_lint() {
     // A long organisation name falls back to a commonName that fits ub-common-name.
     assert_eq!(kra_common_name(&"x".repeat(46)), "Key Recovery Agent");
 }
+
+/// The delegated OCSP responder certificate passes its lint, is accepted by the OCSP
+/// checker as authorised (RFC 6960 §4.2.2.2), and the lint refuses a subscriber-style
+/// certificate in its role.
+#[test]
+fn ocsp_signer_profile() {
+    use cachet_pki::ocsp::{self, CertIdHash, CertStatus, CheckOptions, OcspQuery};
+    for kt in [KeyType::EcdsaP256, KeyType::Rsa2048] {
+        let ca = ca(kt);
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let name = NameBuilder::new()
+            .common_name(&ocsp_signer_common_name("Example S/MIME CA"))
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let t = ocsp_signer_template(
+            name,
+            key.public_key_der().to_vec(),
+            random_serial().unwrap().to_vec(),
+            NOW,
+            NOW + 7 * 86_400,
+            &ca.issuing,
+        )
+        .unwrap();
+        let signer = ParsedCertificate::from_der(
+            &sign_certificate(&t, &ca.issuing.subject_der().unwrap(), &ca.issuing_key).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(lint(&signer, Role::OcspSigner, Some(&ca.issuing)), vec![]);
+        // A responder certificate that outlives the limit is refused by the template.
+        assert!(
+            ocsp_signer_template(
+                vec![0x30, 0x00],
+                key.public_key_der().to_vec(),
+                vec![1; 16],
+                NOW,
+                NOW + 40 * 86_400,
+                &ca.issuing,
+            )
+            .is_err()
+        );
+        // The issuing CA's own certificate is no OCSP responder.
+        assert!(!lint(&ca.issuing, Role::OcspSigner, Some(&ca.issuing)).is_empty());
+
+        let id = ocsp::CertId::new(&ca.issuing, &[0x42; 16], CertIdHash::Sha1).unwrap();
+        let entry = ocsp::ResponseEntry {
+            cert_id: id.clone(),
+            status: CertStatus::Good,
+            this_update: NOW + 60,
+            next_update: Some(NOW + 86_400),
+        };
+        let der = ocsp::build_response(&signer, &key, NOW + 60, &[entry], None).unwrap();
+        let q = OcspQuery {
+            cert_id: id,
+            nonce: None,
+        };
+        let s = ocsp::check_response(&der, &q, &ca.issuing, NOW + 120, &CheckOptions::default())
+            .unwrap();
+        assert_eq!(s.status, CertStatus::Good);
+        assert!(matches!(
+            s.responder,
+            ocsp::Responder::Delegated { no_check: true, .. }
+        ));
+    }
+}

@@ -53,6 +53,7 @@ pub struct InitOptions {
 }
 
 /// Where a subscriber key comes from.
+#[derive(Clone)]
 pub enum KeySource {
     /// Cachet generates it (and returns it once).
     Generate(KeyType),
@@ -66,6 +67,7 @@ pub enum KeySource {
 }
 
 /// A request to issue a subscriber certificate.
+#[derive(Clone)]
 pub struct IssueRequest {
     /// The mailbox.
     pub email: String,
@@ -93,6 +95,23 @@ pub struct Issued {
     pub key: Option<PrivateKey>,
 }
 
+/// The issuing CA, its key, the root and the KRA certificate, loaded for a batch of issuances.
+pub(crate) struct IssuerContext {
+    pub(crate) issuer: ParsedCertificate,
+    subject_der: Vec<u8>,
+    key: PrivateKey,
+    root: ParsedCertificate,
+    urls: PublicationUrls,
+    kra: Option<ParsedCertificate>,
+}
+
+/// A certificate signed but not yet stored, with its archive record and audit records.
+pub(crate) struct Prepared {
+    pub(crate) issued: Issued,
+    pub(crate) archived: Option<ArchivedKeyRecord>,
+    pub(crate) audit: Vec<AuditEntry>,
+}
+
 /// An open Cachet installation.
 pub struct Cachet {
     dir: DataDir,
@@ -102,6 +121,8 @@ pub struct Cachet {
     crl_days: u32,
     protection: KeyProtection,
     pub(crate) recovery: bool,
+    /// In-memory state of CRL/OCSP publication (OCSP signers, cached responses).
+    pub(crate) publication: crate::publication::PublicationState,
 }
 
 pub(crate) use audit as audit_entry;
@@ -182,7 +203,15 @@ impl Cachet {
         let result =
             Self::init_inner(dir, opts, &domain, &org, passphrase, now, &mut created).await;
         match &result {
-            Ok(_) => dir.restrict_permissions()?,
+            Ok(_) => {
+                // The settings an administrator may edit, all at their defaults, commented.
+                let toml = dir.root().join(crate::config::FILE_NAME);
+                std::fs::write(&toml, crate::config::TEMPLATE).map_err(|e| ServiceError::Io {
+                    path: toml.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+                dir.restrict_permissions()?
+            }
             // Leave nothing behind, and remove only what this call created.
             Err(_) if created_dir => {
                 let _ = std::fs::remove_dir_all(dir.root());
@@ -344,6 +373,7 @@ impl Cachet {
             crl_days: opts.crl_days,
             protection,
             recovery: recovery.is_some(),
+            publication: Default::default(),
         };
         // Publish the first CRLs so the URLs in the certificates have something to serve.
         cachet.publish_crl(&kek, ROOT, &opts.actor, now).await?;
@@ -390,6 +420,7 @@ impl Cachet {
             crl_days,
             protection,
             recovery,
+            publication: Default::default(),
         })
     }
 
@@ -456,7 +487,11 @@ impl Cachet {
         Ok(out)
     }
 
-    async fn ca_with_key(&self, kek: &Kek, slug: &str) -> Result<(ParsedCertificate, PrivateKey)> {
+    pub(crate) async fn ca_with_key(
+        &self,
+        kek: &Kek,
+        slug: &str,
+    ) -> Result<(ParsedCertificate, PrivateKey)> {
         let rec = self.store.ca(slug).await?;
         let cert = ParsedCertificate::from_der(&rec.cert_der)?;
         let key = kek.open_ca_key(slug, &rec.sealed_key)?;
@@ -468,9 +503,35 @@ impl Cachet {
         Ok((cert, key))
     }
 
-    /// Issues a subscriber certificate: builds, signs, lints against its profile, stores it
-    /// with its audit record, and only then returns it.
-    pub async fn issue(&self, kek: &Kek, req: IssueRequest, now: u64) -> Result<Issued> {
+    /// What issuing under the issuing CA needs, loaded once: a batch (an account's
+    /// certificates, an import, a renewal run) signs with the same key without opening it
+    /// again for each certificate.
+    pub(crate) async fn issuer_context(&self, kek: &Kek) -> Result<IssuerContext> {
+        let (issuer, key) = self.ca_with_key(kek, ISSUING).await?;
+        let root = ParsedCertificate::from_der(&self.store.ca(ROOT).await?.cert_der)?;
+        let kra = if self.recovery {
+            Some(self.kra_certificate().await?)
+        } else {
+            None
+        };
+        Ok(IssuerContext {
+            subject_der: issuer.subject_der()?,
+            issuer,
+            key,
+            root,
+            urls: PublicationUrls::under(&self.base_url, ISSUING),
+            kra,
+        })
+    }
+
+    /// Builds, signs and lints one subscriber certificate and, with key recovery on, the
+    /// archive record of its key; stores nothing. Pure apart from the random key and serial.
+    pub(crate) fn prepare_issue(
+        &self,
+        ctx: &IssuerContext,
+        req: IssueRequest,
+        now: u64,
+    ) -> Result<Prepared> {
         let email = normalize_email(&req.email)?;
         if !profile::email_in_domain(&email, &self.domain) {
             return Err(ServiceError::Invalid(format!(
@@ -481,20 +542,21 @@ impl Cachet {
         // With key recovery on, an encryption key is archived: Cachet must generate it, and a
         // dual-use key is never archived (a copy of a signing key would let its holder sign
         // as the user).
-        let kra = if self.recovery && req.profile.encrypts() {
-            if req.profile == Profile::Dual {
-                return Err(ServiceError::Invalid(
-                    "key recovery is on, so the dual profile is refused: archiving its key would copy a signing key, and not archiving it would make the mail encrypted to it unrecoverable; issue a signing and an encryption certificate instead".into(),
-                ));
+        let kra = match &ctx.kra {
+            Some(kra) if req.profile.encrypts() => {
+                if req.profile == Profile::Dual {
+                    return Err(ServiceError::Invalid(
+                        "key recovery is on, so the dual profile is refused: archiving its key would copy a signing key, and not archiving it would make the mail encrypted to it unrecoverable; issue a signing and an encryption certificate instead".into(),
+                    ));
+                }
+                if let KeySource::Csr { source, .. } = &req.key {
+                    return Err(ServiceError::Invalid(format!(
+                        "key recovery is on, so the key of an encryption certificate must be generated by Cachet and archived: drop --csr {source} (Cachet writes the key to key.pem and, with --p12-password-file, bundle.p12)"
+                    )));
+                }
+                Some(kra)
             }
-            if let KeySource::Csr { source, .. } = &req.key {
-                return Err(ServiceError::Invalid(format!(
-                    "key recovery is on, so the key of an encryption certificate must be generated by Cachet and archived: drop --csr {source} (Cachet writes the key to key.pem and, with --p12-password-file, bundle.p12)"
-                )));
-            }
-            Some(self.kra_certificate().await?)
-        } else {
-            None
+            _ => None,
         };
         let (spki, key) = match req.key {
             KeySource::Generate(kt) => {
@@ -522,14 +584,6 @@ impl Cachet {
             )));
         }
         let spki_sha256 = hex::encode(cachet_crypto::digest::sha256(&spki));
-        if self.store.key_compromised(&spki_sha256).await? {
-            return Err(ServiceError::Invalid(
-                "this public key belongs to a certificate revoked for key compromise: generate a new key".into(),
-            ));
-        }
-        let (issuer, issuer_key) = self.ca_with_key(kek, ISSUING).await?;
-        let root = ParsedCertificate::from_der(&self.store.ca(ROOT).await?.cert_der)?;
-        let urls = PublicationUrls::under(&self.base_url, ISSUING);
         let sreq = SubscriberRequest {
             email: &email,
             profile: req.profile,
@@ -538,95 +592,119 @@ impl Cachet {
             validity_days: req.validity_days.unwrap_or(DEFAULT_VALIDITY_DAYS),
             non_repudiation: req.non_repudiation,
         };
-        let issuer_subject = issuer.subject_der()?;
-        // A serial collision (2^-127 per pair) is retried with a fresh serial.
-        for _ in 0..3 {
-            let t = profile::subscriber_template(&sreq, random_serial()?.to_vec(), &issuer, &urls)?;
-            let cert =
-                ParsedCertificate::from_der(&sign_certificate(&t, &issuer_subject, &issuer_key)?)?;
-            lint_or_refuse(
-                &cert,
-                Role::Subscriber {
-                    profile: req.profile,
-                    email: &email,
-                },
-                Some(&issuer),
-            )?;
-            let record = CertificateRecord {
-                serial: cert.serial_hex(),
-                ca: ISSUING.into(),
-                email: email.clone(),
-                subject: cert.subject(),
-                profile: req.profile.name().into(),
-                key_type: cert.key_type()?.name().into(),
-                spki_sha256: spki_sha256.clone(),
-                not_before: cert.not_before() as i64,
-                not_after: cert.not_after() as i64,
-                issued_at: now as i64,
-                der: cert.der().to_vec(),
-                revoked_at: None,
-                revocation_reason: None,
-                superseded_by: None,
-                superseded_at: None,
-            };
-            let archived = match (&kra, &key) {
-                (Some(kra), Some(k)) => {
-                    let a = cachet_escrow::archive(k, &cert, kra)?;
-                    Some(ArchivedKeyRecord {
-                        serial: record.serial.clone(),
-                        email: record.email.clone(),
-                        not_after: record.not_after,
-                        kra_sha256: hex::encode(a.kra_certificate_sha256),
-                        der: a.to_der()?,
-                        archived_at: now as i64,
-                    })
-                }
-                _ => None,
-            };
-            let entry = audit(
+        let t =
+            profile::subscriber_template(&sreq, random_serial()?.to_vec(), &ctx.issuer, &ctx.urls)?;
+        let cert = ParsedCertificate::from_der(&sign_certificate(&t, &ctx.subject_der, &ctx.key)?)?;
+        lint_or_refuse(
+            &cert,
+            Role::Subscriber {
+                profile: req.profile,
+                email: &email,
+            },
+            Some(&ctx.issuer),
+        )?;
+        let record = CertificateRecord {
+            serial: cert.serial_hex(),
+            ca: ISSUING.into(),
+            email: email.clone(),
+            subject: cert.subject(),
+            profile: req.profile.name().into(),
+            key_type: cert.key_type()?.name().into(),
+            spki_sha256,
+            not_before: cert.not_before() as i64,
+            not_after: cert.not_after() as i64,
+            issued_at: now as i64,
+            der: cert.der().to_vec(),
+            revoked_at: None,
+            revocation_reason: None,
+            superseded_by: None,
+            superseded_at: None,
+        };
+        let archived = match (kra, &key) {
+            (Some(kra), Some(k)) => {
+                let a = cachet_escrow::archive(k, &cert, kra)?;
+                Some(ArchivedKeyRecord {
+                    serial: record.serial.clone(),
+                    email: record.email.clone(),
+                    not_after: record.not_after,
+                    kra_sha256: hex::encode(a.kra_certificate_sha256),
+                    der: a.to_der()?,
+                    archived_at: now as i64,
+                })
+            }
+            _ => None,
+        };
+        let mut entries = vec![audit(
+            now,
+            &req.actor,
+            "certificate-issued",
+            Some(record.serial.clone()),
+            Some(record.subject.clone()),
+            format!(
+                "profile={} key_type={} key_source={} not_after={}",
+                record.profile,
+                record.key_type,
+                if key.is_some() { "generated" } else { "csr" },
+                cachet_pki::time::rfc3339(cert.not_after())
+            ),
+        )];
+        if let (Some(a), Some(kra)) = (&archived, kra) {
+            entries.push(audit(
                 now,
                 &req.actor,
-                "certificate-issued",
+                "key-archived",
                 Some(record.serial.clone()),
                 Some(record.subject.clone()),
                 format!(
-                    "profile={} key_type={} key_source={} not_after={}",
-                    record.profile,
+                    "email={} key_type={} kra_serial={} not_after={}",
+                    a.email,
                     record.key_type,
-                    if key.is_some() { "generated" } else { "csr" },
+                    kra.serial_hex(),
                     cachet_pki::time::rfc3339(cert.not_after())
                 ),
-            );
-            let mut entries = vec![entry];
-            if let (Some(a), Some(kra)) = (&archived, &kra) {
-                entries.push(audit(
-                    now,
-                    &req.actor,
-                    "key-archived",
-                    Some(record.serial.clone()),
-                    Some(record.subject.clone()),
-                    format!(
-                        "email={} key_type={} kra_serial={} not_after={}",
-                        a.email,
-                        record.key_type,
-                        kra.serial_hex(),
-                        cachet_pki::time::rfc3339(cert.not_after())
-                    ),
+            ));
+        }
+        Ok(Prepared {
+            issued: Issued {
+                record,
+                certificate: cert,
+                chain: vec![ctx.issuer.clone(), ctx.root.clone()],
+                key,
+            },
+            archived,
+            audit: entries,
+        })
+    }
+
+    /// Issues a subscriber certificate: builds, signs, lints against its profile, stores it
+    /// with its audit record, and only then returns it.
+    pub async fn issue(&self, kek: &Kek, req: IssueRequest, now: u64) -> Result<Issued> {
+        let ctx = self.issuer_context(kek).await?;
+        let from_csr = matches!(req.key, KeySource::Csr { .. });
+        // A serial collision (2^-127 per pair) is retried with a fresh serial.
+        for _ in 0..3 {
+            let p = self.prepare_issue(&ctx, req.clone(), now)?;
+            if from_csr
+                && self
+                    .store
+                    .key_compromised(&p.issued.record.spki_sha256)
+                    .await?
+            {
+                return Err(ServiceError::Invalid(
+                    "this public key belongs to a certificate revoked for key compromise: generate a new key".into(),
                 ));
             }
             match self
                 .store
-                .insert_certificate_archived(&kek.audit_key(), &record, archived.as_ref(), &entries)
+                .insert_certificate_archived(
+                    &kek.audit_key(),
+                    &p.issued.record,
+                    p.archived.as_ref(),
+                    &p.audit,
+                )
                 .await
             {
-                Ok(()) => {
-                    return Ok(Issued {
-                        record,
-                        certificate: cert,
-                        chain: vec![issuer, root],
-                        key,
-                    });
-                }
+                Ok(()) => return Ok(p.issued),
                 Err(StoreError::Duplicate(_)) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -25,6 +25,9 @@ pub enum ServiceError {
     /// No such certificate.
     #[error("no certificate with serial {0}")]
     UnknownSerial(String),
+    /// No such account.
+    #[error("no account {0}: list them with `cachet user list`")]
+    UnknownAccount(String),
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -59,7 +62,8 @@ impl ServiceError {
             | ServiceError::AlreadyInitialized(_)
             | ServiceError::Locked(_)
             | ServiceError::Invalid(_)
-            | ServiceError::UnknownSerial(_) => true,
+            | ServiceError::UnknownSerial(_)
+            | ServiceError::UnknownAccount(_) => true,
             ServiceError::Pki(p) => !matches!(p, PkiError::Lint(_) | PkiError::Crypto(_)),
             ServiceError::Store(s) => {
                 matches!(s, StoreError::Foreign { .. } | StoreError::Open { .. })

@@ -218,6 +218,60 @@ impl Kek {
         Ok(cachet_crypto::PrivateKey::from_pkcs8_der(&pkcs8)?)
     }
 
+    /// Seals a subscriber key Cachet generated at renewal, waiting for its owner to collect
+    /// it, bound to the certificate's serial.
+    pub fn seal_pending_key(&self, serial: &str, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        Ok(secret::seal(
+            &self.0,
+            format!("cachet:pending-key:{serial}").as_bytes(),
+            pkcs8,
+        )?)
+    }
+
+    /// Opens a key sealed by [`Kek::seal_pending_key`].
+    pub fn open_pending_key(&self, serial: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        secret::open(
+            &self.0,
+            format!("cachet:pending-key:{serial}").as_bytes(),
+            sealed,
+        )
+        .map_err(|_| {
+            ServiceError::Locked(format!(
+                "the pending key of certificate {serial} does not open with this key-encryption key"
+            ))
+        })
+    }
+
+    /// Seals the private key (PKCS#8) of the delegated OCSP responder whose certificate has
+    /// serial `serial`, bound to that serial, so a sealed key moved to another row does not
+    /// open.
+    pub fn seal_ocsp_signer_key(&self, serial: &str, pkcs8: &[u8]) -> Result<Vec<u8>> {
+        Ok(secret::seal(
+            &self.0,
+            format!("cachet:ocsp-signer-key:{serial}").as_bytes(),
+            pkcs8,
+        )?)
+    }
+
+    /// Opens the sealed key of the OCSP responder with certificate serial `serial`.
+    pub fn open_ocsp_signer_key(
+        &self,
+        serial: &str,
+        sealed: &[u8],
+    ) -> Result<cachet_crypto::PrivateKey> {
+        let pkcs8 = secret::open(
+            &self.0,
+            format!("cachet:ocsp-signer-key:{serial}").as_bytes(),
+            sealed,
+        )
+        .map_err(|_| {
+            ServiceError::DataDir(format!(
+                "the key of OCSP responder {serial} does not open with this key-encryption key: it was altered or moved"
+            ))
+        })?;
+        Ok(cachet_crypto::PrivateKey::from_pkcs8_der(&pkcs8)?)
+    }
+
     /// Seals the secret of recovery request `id` (its P-256 private key, PKCS#8), bound to
     /// the id, so a sealed secret moved to another request's row does not open.
     pub fn seal_request_secret(&self, id: &str, pkcs8: &[u8]) -> Result<Vec<u8>> {

@@ -9,12 +9,17 @@
 //! network protocols or print: those are the adapters above it. Its one network client is
 //! [`fetch`]: CRLs, OCSP answers and missing issuers over HTTP for path validation.
 
+pub mod accounts;
 pub mod ca;
+pub mod config;
 pub mod datadir;
 pub mod error;
+pub mod est;
 pub mod fetch;
 pub mod keyring;
+pub mod publication;
 pub mod recovery;
+pub mod tokens;
 pub mod trust;
 
 pub use ca::{Cachet, InitOptions, IssueRequest, Issued, KeySource};
@@ -22,5 +27,6 @@ pub use datadir::DataDir;
 pub use error::ServiceError;
 pub use fetch::HttpFetcher;
 pub use keyring::{Kek, KeyProtection};
+pub use publication::{CurrentCrl, OcspAnswer, OcspCounts};
 pub use recovery::{OfficerInput, Recovered, RecoverySetup, RecoveryStatus};
 pub use trust::{AnchorConstraints, TrustError, TrustMaterial};

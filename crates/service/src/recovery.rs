@@ -148,7 +148,7 @@ fn check_roster(officers: &[OfficerInput], threshold: usize) -> Result<()> {
 
 /// A random passphrase for the default officer: 32 characters of the RFC 4648 base32
 /// alphabet (160 bits) in groups of four.
-fn generate_passphrase() -> Result<Zeroizing<String>> {
+pub(crate) fn generate_passphrase() -> Result<Zeroizing<String>> {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     let bytes = Zeroizing::new(cachet_crypto::rand::bytes::<32>()?);
     let mut s = Zeroizing::new(String::with_capacity(40));

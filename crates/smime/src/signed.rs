@@ -1021,3 +1021,54 @@ pub fn verify(
     report.content = encapsulated;
     report
 }
+
+/// A "certs-only" SignedData (RFC 8551 §3.2.2, RFC 5652 §5.1 "degenerate case"): no
+/// content, no signers, only `certificates` (DER) — how EST returns certificates (RFC 7030
+/// §4.1.3) and what the LDAP attribute `userSMIMECertificate` holds. The certificates are
+/// written in DER SET OF order (sorted by encoding), so equal sets give equal bytes.
+pub fn certs_only(certificates: &[&[u8]]) -> Result<Vec<u8>, CmsError> {
+    use crate::cms::{tlv, wrap_content_info};
+    use der::Encode;
+    let mut sorted: Vec<&[u8]> = certificates.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let version = [0x02, 0x01, 0x01];
+    let digest_algorithms = [0x31, 0x00];
+    let data_oid = crate::cms::oid::ID_DATA
+        .to_der()
+        .map_err(|e| CmsError::malformed("id-data", e))?;
+    let encap = tlv(0x30, &[&data_oid]);
+    let certs = tlv(0xa0, &sorted);
+    let signer_infos = [0x31, 0x00];
+    let signed_data = tlv(
+        0x30,
+        &[&version, &digest_algorithms, &encap, &certs, &signer_infos],
+    );
+    wrap_content_info(crate::cms::oid::ID_SIGNED_DATA, &signed_data)
+}
+
+#[cfg(test)]
+mod certs_only_tests {
+    use super::*;
+
+    #[test]
+    fn certs_only_round_trips_sorted_and_deduplicated() {
+        // Two minimal "certificates": any DER SEQUENCE is carried as is.
+        let a: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x07];
+        let b: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x02];
+        let der = certs_only(&[a, b, a]).unwrap();
+        assert_eq!(der, certs_only(&[b, a]).unwrap(), "order does not matter");
+        let decoded = crate::cms::decode_content_info(&der, &BerLimits::default()).unwrap();
+        match decoded.content {
+            CmsContent::SignedData {
+                certificates,
+                signer_infos,
+                ..
+            } => {
+                assert_eq!(certificates, vec![b.to_vec(), a.to_vec()]);
+                assert!(signer_infos.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

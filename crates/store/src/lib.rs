@@ -8,17 +8,25 @@
 //! derives and passes in, because appending a record and reading its predecessor must happen
 //! in one transaction.
 
+pub mod accounts;
 pub mod audit;
 pub mod error;
+pub mod publication;
 pub mod recovery;
 pub mod schema;
 pub mod store;
+pub mod tokens;
 pub mod trust;
 
+pub use accounts::{
+    AccountChange, AccountInsert, AccountRecord, AccountState, NewCertificate, PendingKeyRecord,
+};
 pub use audit::{AuditEntry, AuditKey, AuditRecord, ChainProblem};
 pub use error::StoreError;
+pub use publication::{OcspSignerRecord, RevocationSummary};
 pub use recovery::{ArchivedKeyRecord, RecoveryRequestRecord, ShareRecord, SplitRecord};
 pub use store::{CaRecord, CertificateRecord, CrlRecord, RevokeOutcome, RevokedRow, Store};
+pub use tokens::ApiTokenRecord;
 pub use trust::{
     AddOutcome, CrlImportOutcome, ImportedCrlRecord, TrustAnchorRecord, TrustIntermediateRecord,
 };

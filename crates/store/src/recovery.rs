@@ -217,18 +217,7 @@ impl Store {
         let mut tx = self.begin().await?;
         insert_certificate_row(&mut tx, c).await?;
         if let Some(a) = archived {
-            sqlx::query(
-                "INSERT INTO archived_keys (serial, email, not_after, kra_sha256, der, archived_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&a.serial)
-            .bind(&a.email)
-            .bind(a.not_after)
-            .bind(&a.kra_sha256)
-            .bind(&a.der)
-            .bind(a.archived_at)
-            .execute(&mut *tx)
-            .await?;
+            insert_archived_key(&mut tx, a).await?;
         }
         for e in audit {
             append_audit(&mut tx, key, e).await?;
@@ -364,4 +353,24 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Stores an archived key inside the caller's transaction.
+pub(crate) async fn insert_archived_key(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    a: &ArchivedKeyRecord,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO archived_keys (serial, email, not_after, kra_sha256, der, archived_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&a.serial)
+    .bind(&a.email)
+    .bind(a.not_after)
+    .bind(&a.kra_sha256)
+    .bind(&a.der)
+    .bind(a.archived_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

@@ -209,6 +209,17 @@ const ACCOUNTS_AND_PUBLICATION: &[&str] = &[
         created_at INTEGER NOT NULL
     )",
     "CREATE INDEX ocsp_signers_by_ca ON ocsp_signers(ca, not_after)",
+    // Keys Cachet generated on the user's behalf when it renewed a certificate, waiting to be
+    // handed over once (as a PKCS#12 with a one-time password) and then deleted. The PKCS#8
+    // is sealed under the key-encryption key with the serial as associated data. This is a
+    // delivery queue, not an archive: a row lives only until the user collects the key.
+    "CREATE TABLE pending_keys (
+        serial     TEXT PRIMARY KEY REFERENCES certificates(serial),
+        email      TEXT NOT NULL,
+        sealed_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
+    "CREATE INDEX pending_keys_by_email ON pending_keys(email)",
 ];
 
 /// The base schema (`cachet-1`). Frozen: change the schema with a [`Migration`].

@@ -122,7 +122,7 @@ fn options(path: &Path, create: bool) -> SqliteConnectOptions {
         .busy_timeout(Duration::from_secs(30))
 }
 
-fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
+pub(crate) fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
     Ok(CertificateRecord {
         serial: r.try_get("serial")?,
         ca: r.try_get("ca")?,

@@ -1,0 +1,219 @@
+//! `cachet serve`: runs the network services over a data directory (DESIGN.md "Defaults of
+//! `cachet serve`"). In this release that is HTTP (`cachet-web`: CRLs, CA certificates,
+//! OCSP, certificate lookup, health, metrics); the mail and directory services are refused
+//! with a sentence rather than silently not started.
+//!
+//! With no configuration it unlocks the CA keys with `master.key` (or `--passphrase-file`)
+//! and listens on 0.0.0.0:8080. `cachet.toml` (from `--config`, else the data directory)
+//! and `--listen SERVICE=ADDR` (which wins) choose the addresses. It prints one line per
+//! listener, `cachet: http listening on ADDR`, with the address actually bound (port 0
+//! picks a free one), and stops cleanly on SIGINT or SIGTERM: no new connections, requests
+//! in flight finished (for at most [`DRAIN`]), the database closed.
+
+use crate::commands::{DataArg, UnlockArg, open, unlock};
+use crate::io::{CliError, Result};
+use cachet_service::config::{Config, DEFAULT_LISTEN, service_names};
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long requests in flight may take to finish after a stop signal.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// The services this release can run.
+const AVAILABLE: &[&str] = &["http"];
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    data: DataArg,
+    #[command(flatten)]
+    unlock: UnlockArg,
+    /// Settings file (default: DIR/cachet.toml when it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where a service listens, e.g. http=127.0.0.1:8080 (port 0: any free port);
+    /// repeatable; wins over cachet.toml. Services: http, smtp, submission, imap, pop3, ldap.
+    #[arg(long = "listen", value_name = "SERVICE=ADDR")]
+    listen: Vec<String>,
+}
+
+/// Reads `--listen SERVICE=ADDR` values: every service named must be known and available in
+/// this release, and every address an IP address with a port.
+fn parse_listen(values: &[String]) -> Result<Vec<(String, std::net::SocketAddr)>> {
+    let mut out = Vec::new();
+    for v in values {
+        let (service, addr) = v.split_once('=').ok_or_else(|| {
+            CliError(format!(
+                "--listen {v}: expected SERVICE=ADDR, e.g. --listen http=127.0.0.1:8080"
+            ))
+        })?;
+        let service = service.trim().to_ascii_lowercase();
+        if !DEFAULT_LISTEN.iter().any(|(s, _)| *s == service) {
+            return Err(CliError(format!(
+                "--listen {v}: unknown service '{service}' (known: {})",
+                service_names()
+            )));
+        }
+        if !AVAILABLE.contains(&service.as_str()) {
+            return Err(CliError(format!(
+                "--listen {v}: the {service} service is not available in this release of Cachet (only {} is); remove this option",
+                AVAILABLE.join(", ")
+            )));
+        }
+        let addr = addr.trim().parse().map_err(|_| {
+            CliError(format!(
+                "--listen {v}: '{addr}' is not an address with a port, like 127.0.0.1:8080 or [::]:8080"
+            ))
+        })?;
+        out.push((service, addr));
+    }
+    Ok(out)
+}
+
+/// Logs go to standard error; `CACHET_LOG` sets the level (error, warn, info, debug,
+/// trace; default info).
+fn init_logging() {
+    let level = std::env::var("CACHET_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Waits for SIGINT or SIGTERM and names it.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            // Without signal handlers the server can only be killed; say so once.
+            eprintln!(
+                "cachet: cannot install the SIGTERM/SIGINT handlers; stop the server with SIGKILL"
+            );
+            std::future::pending().await
+        }
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
+    // Everything the command line and the settings say is checked before anything opens.
+    let overrides = parse_listen(&args.listen)?;
+    let config = Config::load(args.config.as_deref(), &args.data.dir)?;
+    let source = args
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "cachet.toml".into());
+    if config.database_url.is_some() {
+        return Err(CliError(format!(
+            "{source}: database_url (PostgreSQL) is not available in this release of Cachet; remove it to use the SQLite database in the data directory"
+        )));
+    }
+    if config.tls.is_some() {
+        return Err(CliError(format!(
+            "{source}: [tls] is not available in this release of Cachet; remove it (put a TLS-terminating proxy in front of the http service meanwhile)"
+        )));
+    }
+    for service in config.listen.keys() {
+        if !AVAILABLE.contains(&service.as_str()) {
+            eprintln!(
+                "cachet: {source} sets listen.{service}, but the {service} service is not available in this release; not started"
+            );
+        }
+    }
+    let http = match overrides.iter().rev().find(|(s, _)| s == "http") {
+        Some((_, a)) => a.to_string(),
+        None => config
+            .listen_address("http")
+            .unwrap_or_else(|| "0.0.0.0:8080".into()),
+    };
+
+    init_logging();
+    let cachet = open(&args.data).await?;
+    let kek = match unlock(&cachet, &args.unlock).await {
+        Ok(k) => k,
+        Err(e) => {
+            cachet.store().close().await;
+            return Err(e);
+        }
+    };
+    let state = cachet_web::AppState::new(cachet, kek, cachet_web::system_clock()).await?;
+    let listener = match tokio::net::TcpListener::bind(&http).await {
+        Ok(l) => l,
+        Err(e) => {
+            state.cachet().store().close().await;
+            return Err(CliError(format!("cannot listen on {http} for http: {e}")));
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| http.clone());
+    eprintln!("cachet: http listening on {bound}");
+    tracing::info!(
+        data = %args.data.dir.display(),
+        base_url = state.cachet().base_url(),
+        cas = ?state.ca_names(),
+        "serving CRLs, CA certificates, OCSP and certificate lookup"
+    );
+
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let notify = stopping.clone();
+    let app = cachet_web::router(state.clone());
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let sig = stop_signal().await;
+        eprintln!("cachet: {sig} received: finishing the requests in flight and stopping");
+        notify.notify_one();
+    });
+    let result = tokio::select! {
+        r = server.into_future() => r.map_err(|e| CliError(format!("the http service failed: {e}"))),
+        _ = async {
+            stopping.notified().await;
+            tokio::time::sleep(DRAIN).await;
+        } => {
+            eprintln!("cachet: connections still open after {} s: closing them", DRAIN.as_secs());
+            Ok(())
+        }
+    };
+    state.cachet().store().close().await;
+    result?;
+    eprintln!("cachet: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_values() {
+        let ok = parse_listen(&["http=127.0.0.1:0".into(), "HTTP=[::1]:8080".into()]).unwrap();
+        assert_eq!(ok[0].0, "http");
+        assert_eq!(ok[1].1.port(), 8080);
+        let e = parse_listen(&["imap=127.0.0.1:2143".into()]).unwrap_err().0;
+        assert!(
+            e.contains("imap service is not available in this release"),
+            "{e}"
+        );
+        assert!(
+            parse_listen(&["gopher=127.0.0.1:70".into()])
+                .unwrap_err()
+                .0
+                .contains("unknown service")
+        );
+        assert!(parse_listen(&["http".into()]).is_err());
+        assert!(parse_listen(&["http=localhost".into()]).is_err());
+    }
+}

@@ -1,0 +1,389 @@
+//! `cachet serve` as a new user meets it (issue #6): a fresh `cachet init` directory whose
+//! base URL is the server's address, Alice's certificate issued, the server started with
+//! `--listen http=127.0.0.1:PORT`, and then `curl` and `openssl` — the peers that relying
+//! parties use — fetch her certificate, the CRL named in it (verified by OpenSSL), validate
+//! her certificate with `-crl_download`, and ask the OCSP responder, before and after she is
+//! revoked by `cachet cert revoke` running beside the server. Bad requests get clear 4xx
+//! answers (OCSP: a malformedRequest response), and SIGTERM stops the server with status 0.
+//!
+//! The server is killed by a guard if a test fails; every wait is bounded.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A running `cachet serve`, killed on drop (also when an assertion fails).
+struct Server {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+}
+
+impl Server {
+    /// Starts `cachet serve args` in `dir` and waits (at most a minute) for the line that
+    /// names the http address; returns the server and that address.
+    fn start(dir: &Path, args: &[&str]) -> (Server, String) {
+        let mut child = Command::new(cachet_bin())
+            .arg("serve")
+            .args(args)
+            .current_dir(dir)
+            .env_remove("CACHET_DATA")
+            .env_remove("CACHET_PASSPHRASE_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cachet serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child: Some(child),
+            lines: rx,
+            log: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match server.lines.recv_timeout(left) {
+                Ok(line) => {
+                    server.log.push(line.clone());
+                    if let Some(a) = line.strip_prefix("cachet: http listening on ") {
+                        return (server, a.trim().to_string());
+                    }
+                }
+                Err(_) => panic!(
+                    "cachet serve did not report its address within a minute; its output:\n{}",
+                    server.log.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the exit status.
+    fn terminate(&mut self) -> i32 {
+        let r = run_in(Path::new("."), "kill", &["-TERM", &self.pid().to_string()]);
+        assert_eq!(r.code, 0, "kill -TERM: {}", r.stderr);
+        let mut child = self.child.take().expect("running");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(1)) {
+                    self.log.push(l);
+                }
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("cachet serve did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A port that was free a moment ago (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `curl` of `url` into `out`; returns the HTTP status.
+fn curl(dir: &Path, url: &str, out: &Path, extra: &[&str]) -> u16 {
+    let o = out.display().to_string();
+    let mut args = vec!["-sS", "-o", &o, "-w", "%{http_code}", "--max-time", "30"];
+    args.extend_from_slice(extra);
+    args.push(url);
+    let r = run_in(dir, "curl", &args);
+    assert_eq!(r.code, 0, "curl {url}: {}", r.stderr);
+    r.stdout.trim().parse().expect("an HTTP status")
+}
+
+/// The CRL distribution point URL in a certificate.
+fn crl_url(dir: &Path, cert: &Path) -> String {
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            &cert.display().to_string(),
+            "-noout",
+            "-ext",
+            "crlDistributionPoints",
+        ],
+    )
+    .ok();
+    r.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("URI:"))
+        .unwrap_or_else(|| panic!("no CRL URL in {}", r.stdout))
+        .to_string()
+}
+
+fn ocsp_status(dir: &Path, issuing: &Path, cert: &Path, chain: &Path, url: &str) -> Run {
+    run_in(
+        dir,
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            &issuing.display().to_string(),
+            "-cert",
+            &cert.display().to_string(),
+            "-url",
+            url,
+            "-CAfile",
+            &chain.display().to_string(),
+            "-timeout",
+            "30",
+        ],
+    )
+}
+
+#[test]
+fn serve_publishes_certificates_crls_and_ocsp_to_curl_and_openssl() {
+    require("curl", "apt-get install curl");
+    require("openssl", "apt-get install openssl");
+    let tmp = scratch();
+    let dir = tmp.path();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    cachet(
+        dir,
+        &["init", "--domain", "example.test", "--base-url", &base],
+    )
+    .ok();
+    cachet(
+        dir,
+        &[
+            "cert",
+            "issue",
+            "--email",
+            "alice@example.test",
+            "--profile",
+            "signing",
+            "--out-dir",
+            "alice",
+        ],
+    )
+    .ok();
+    let cert: PathBuf = dir.join("alice/cert.pem");
+    let chain = dir.join("alice/chain.pem");
+    let (issuing, root) = write_chain(dir);
+
+    let listen = format!("http=127.0.0.1:{port}");
+    let (mut server, addr) = Server::start(dir, &["--listen", &listen]);
+    assert_eq!(addr, format!("127.0.0.1:{port}"));
+
+    // Her certificate, looked up by address, is the one issued.
+    let got = dir.join("got.pem");
+    let url = format!("{base}/certs?email=alice@example.test");
+    assert_eq!(curl(dir, &url, &got, &[]), 200);
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap(),
+        std::fs::read_to_string(&cert).unwrap()
+    );
+
+    // The CRL at the URL written in her certificate verifies under the chain.
+    let url = crl_url(dir, &cert);
+    assert!(url.starts_with(&base), "{url}");
+    let crl = dir.join("issuing.crl");
+    assert_eq!(curl(dir, &url, &crl, &[]), 200);
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            "issuing.crl",
+            "-CAfile",
+            &chain.display().to_string(),
+            "-verify",
+            "-noout",
+        ],
+    );
+    assert!(
+        r.code == 0 && format!("{}{}", r.stdout, r.stderr).contains("verify OK"),
+        "openssl crl -verify: {} {}",
+        r.stdout,
+        r.stderr
+    );
+
+    // OpenSSL validates her certificate, downloading the CRLs itself.
+    let r = run_in(
+        dir,
+        "openssl",
+        &[
+            "verify",
+            "-crl_download",
+            "-crl_check",
+            "-CAfile",
+            &root.display().to_string(),
+            "-untrusted",
+            &issuing.display().to_string(),
+            &cert.display().to_string(),
+        ],
+    );
+    assert!(
+        r.code == 0 && r.stdout.contains(": OK"),
+        "openssl verify: {} {}",
+        r.stdout,
+        r.stderr
+    );
+
+    // The OCSP responder says good, with a response OpenSSL verifies.
+    let ocsp_url = format!("{base}/ocsp");
+    let r = ocsp_status(dir, &issuing, &cert, &chain, &ocsp_url);
+    assert!(
+        r.code == 0
+            && r.stdout.contains("cert.pem: good")
+            && r.stderr.contains("Response verify OK"),
+        "openssl ocsp: {} {}",
+        r.stdout,
+        r.stderr
+    );
+
+    // Revoked beside the running server (same data directory, SQLite WAL).
+    let serial = serial_of(dir, &cert);
+    cachet(
+        dir,
+        &["cert", "revoke", &serial, "--reason", "key-compromise"],
+    )
+    .ok();
+    let r = ocsp_status(dir, &issuing, &cert, &chain, &ocsp_url);
+    assert!(
+        r.code == 0 && r.stdout.contains("cert.pem: revoked") && r.stdout.contains("keyCompromise"),
+        "openssl ocsp after revocation: {} {}",
+        r.stdout,
+        r.stderr
+    );
+    // The server re-checks its CRL at most once a second: poll, bounded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let listed = loop {
+        assert_eq!(curl(dir, &url, &crl, &[]), 200);
+        let text = run_in(
+            dir,
+            "openssl",
+            &[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "issuing.crl",
+                "-noout",
+                "-text",
+            ],
+        )
+        .ok()
+        .stdout;
+        if text.to_ascii_lowercase().contains(&serial) {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(listed, "the CRL never listed the revoked serial {serial}");
+    // Her certificate has left the lookup.
+    assert_eq!(
+        curl(
+            dir,
+            &format!("{base}/certs?email=alice@example.test"),
+            &got,
+            &[]
+        ),
+        404
+    );
+
+    // Bad input: clear 4xx answers, and OCSP's own error response for OCSP garbage.
+    let garbage = write(dir, "garbage.bin", b"this is not an OCSP request");
+    let resp = dir.join("resp.der");
+    let data = format!("@{garbage}");
+    let status = curl(
+        dir,
+        &ocsp_url,
+        &resp,
+        &[
+            "-H",
+            "Content-Type: application/ocsp-request",
+            "--data-binary",
+            &data,
+        ],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        std::fs::read(&resp).unwrap(),
+        [0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
+    let err = dir.join("err.txt");
+    assert_eq!(curl(dir, &format!("{base}/certs"), &err, &[]), 400);
+    assert!(std::fs::read_to_string(&err).unwrap().contains("\"error\""));
+    assert_eq!(
+        curl(
+            dir,
+            &format!("{base}/certs?email=nobody@example.test"),
+            &err,
+            &[]
+        ),
+        404
+    );
+    assert_eq!(curl(dir, &format!("{base}/crl/nope.crl"), &err, &[]), 404);
+    assert_eq!(curl(dir, &format!("{base}/health"), &err, &[]), 200);
+
+    assert_eq!(server.terminate(), 0, "{}", server.log.join("\n"));
+    assert!(
+        server.log.iter().any(|l| l.contains("SIGTERM")),
+        "{}",
+        server.log.join("\n")
+    );
+}
+
+#[test]
+fn serve_refuses_services_this_release_does_not_have() {
+    let tmp = scratch();
+    let r = cachet(tmp.path(), &["serve", "--listen", "imap=127.0.0.1:0"]);
+    assert_eq!(r.code, 2, "{} {}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("imap service is not available in this release"),
+        "{}",
+        r.stderr
+    );
+    let r = cachet(tmp.path(), &["serve", "--listen", "http=nowhere"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not an address"), "{}", r.stderr);
+    // No data directory: says how to make one.
+    let r = cachet(tmp.path(), &["serve", "--listen", "http=127.0.0.1:0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cachet init"), "{}", r.stderr);
+}
