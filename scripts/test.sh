@@ -38,6 +38,9 @@ for jar in "${!jars[@]}"; do
   [ -f "$jar" ] || missing+=("${jars[$jar]}")
 done
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then missing+=(python3-venv); fi
+# PostgreSQL server binaries: the service and serve suites start private clusters
+# (crates/testkit) to run the same tests as on SQLite.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing+=(postgresql); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq

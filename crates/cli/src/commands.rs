@@ -82,6 +82,11 @@ enum Command {
         /// No key archive: encryption keys are not archived and can never be recovered.
         #[arg(long, conflicts_with_all = ["officers", "officer_certs", "threshold"])]
         no_recovery: bool,
+        /// Keep the database in PostgreSQL (an empty database, e.g.
+        /// postgres://cachet:secret@db/cachet) instead of SQLite in DIR; several `cachet
+        /// serve` nodes can then share it. Written to DIR/cachet.toml.
+        #[arg(long, env = "CACHET_DATABASE_URL", value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Accounts: enrolled automatically on creation, renewed, revoked when disabled.
     User {
@@ -396,6 +401,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             crl_days,
             officers,
             no_recovery,
+            database_url,
         } => {
             let pass = match &passphrase_file {
                 Some(p) => Some(read_password(p, "passphrase file")?),
@@ -421,6 +427,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 crl_days,
                 actor: actor(),
                 recovery,
+                database_url,
             };
             let dir = DataDir::new(&data.dir);
             let c = Cachet::init(&dir, &opts, pass.as_ref().map(|p| p.as_slice()), now()).await?;

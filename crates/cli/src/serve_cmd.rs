@@ -116,11 +116,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "cachet.toml".into());
-    if config.database_url.is_some() {
-        return Err(CliError(format!(
-            "{source}: database_url (PostgreSQL) is not available in this release of Cachet; remove it to use the SQLite database in the data directory"
-        )));
-    }
     if config.tls.is_some() {
         return Err(CliError(format!(
             "{source}: [tls] is not available in this release of Cachet; remove it (put a TLS-terminating proxy in front of the http service meanwhile)"

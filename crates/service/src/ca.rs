@@ -50,6 +50,9 @@ pub struct InitOptions {
     pub actor: String,
     /// Key archive and recovery officers.
     pub recovery: RecoverySetup,
+    /// PostgreSQL instead of the embedded SQLite file: the URL of an empty database. It is
+    /// written into the data directory's `cachet.toml`, where every node reads it.
+    pub database_url: Option<String>,
 }
 
 /// Where a subscriber key comes from.
@@ -206,10 +209,9 @@ impl Cachet {
             Ok(_) => {
                 // The settings an administrator may edit, all at their defaults, commented.
                 let toml = dir.root().join(crate::config::FILE_NAME);
-                std::fs::write(&toml, crate::config::TEMPLATE).map_err(|e| ServiceError::Io {
-                    path: toml.display().to_string(),
-                    detail: e.to_string(),
-                })?;
+                let text = crate::config::template(opts.database_url.as_deref());
+                // 0600: with PostgreSQL the file holds the database password.
+                crate::datadir::write_secret_file(&toml, text.as_bytes())?;
                 dir.restrict_permissions()?
             }
             // Leave nothing behind, and remove only what this call created.
@@ -287,13 +289,19 @@ impl Cachet {
             created.extend(r.written.iter().cloned());
         }
 
-        let store = Store::create(&dir.db()).await?;
-        for suffix in ["", "-wal", "-shm"] {
-            created.push(std::path::PathBuf::from(format!(
-                "{}{suffix}",
-                dir.db().display()
-            )));
-        }
+        let store = match &opts.database_url {
+            Some(url) => Store::create_postgres(url).await?,
+            None => {
+                let store = Store::create(&dir.db()).await?;
+                for suffix in ["", "-wal", "-shm"] {
+                    created.push(std::path::PathBuf::from(format!(
+                        "{}{suffix}",
+                        dir.db().display()
+                    )));
+                }
+                store
+            }
+        };
         let mut settings: Vec<(&str, String)> = vec![
             ("domain", domain.to_string()),
             ("organization", org.to_string()),
@@ -384,7 +392,12 @@ impl Cachet {
     /// Opens an existing data directory.
     pub async fn open(dir: &DataDir) -> Result<Cachet> {
         dir.check_existing()?;
-        let store = Store::open(&dir.db()).await.map_err(|e| match e {
+        let config = crate::config::Config::load(None, dir.root())?;
+        let opened = match &config.database_url {
+            Some(url) => Store::open_postgres(url).await,
+            None => Store::open(&dir.db()).await,
+        };
+        let store = opened.map_err(|e| match e {
             StoreError::Foreign { .. } | StoreError::Open { .. } => ServiceError::DataDir(format!(
                 "{} is not a Cachet data directory: {e}",
                 dir.root().display()

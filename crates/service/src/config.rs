@@ -226,6 +226,34 @@ pub const TEMPLATE: &str = r#"# cachet.toml — settings of `cachet serve` and o
 # non_repudiation = false
 "#;
 
+/// The `cachet.toml` of a new data directory: [`TEMPLATE`], with `database_url` set when
+/// the installation is on PostgreSQL.
+pub fn template(database_url: Option<&str>) -> String {
+    match database_url {
+        Some(url) => TEMPLATE.replacen(
+            "# database_url = \"postgres://cachet:secret@db.example.com/cachet\"",
+            &format!("database_url = {}", toml_string(url)),
+            1,
+        ),
+        None => TEMPLATE.to_string(),
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +270,13 @@ mod tests {
             Config::default().listen_address("http").as_deref(),
             Some("0.0.0.0:8080")
         );
+    }
+
+    #[test]
+    fn a_postgres_template_carries_the_url() {
+        let url = "postgres://cachet:p\"w@db/cachet";
+        let c = Config::parse(&template(Some(url)), "cachet.toml").unwrap();
+        assert_eq!(c.database_url.as_deref(), Some(url));
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl DataDir {
         if !self.root.is_dir() {
             return Err(ServiceError::DataDir(format!("{r} is not a directory")));
         }
-        if !self.db().is_file() {
+        if !self.db().is_file() && !self.root.join(crate::config::FILE_NAME).is_file() {
             return Err(ServiceError::DataDir(format!(
                 "{r} is not a Cachet data directory (no {DB_FILE}): run `cachet init` or pass the right --data DIR"
             )));

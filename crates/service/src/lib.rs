@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod ca;
 pub mod config;
 pub mod datadir;
+pub mod directory;
 pub mod error;
 pub mod est;
 pub mod fetch;
@@ -24,6 +25,7 @@ pub mod trust;
 
 pub use ca::{Cachet, InitOptions, IssueRequest, Issued, KeySource};
 pub use datadir::DataDir;
+pub use directory::{DirectoryDelta, DirectoryPerson};
 pub use error::ServiceError;
 pub use fetch::HttpFetcher;
 pub use keyring::{Kek, KeyProtection};

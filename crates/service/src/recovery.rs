@@ -942,6 +942,7 @@ mod tests {
                 ],
                 threshold: 2,
             },
+            database_url: None,
         };
         let c = Cachet::init(&DataDir::new(dir.path().join("data")), &opts, None, NOW)
             .await

@@ -949,6 +949,7 @@ mod tests {
             crl_days: 7,
             actor: "test".into(),
             recovery: crate::RecoverySetup::Off,
+            database_url: None,
         };
         let c = Cachet::init(&DataDir::new(dir.path().join("data")), &opts, None, NOW)
             .await

@@ -7,11 +7,11 @@
 //! transaction with its audit records, so no reader ever sees half of it.
 
 use crate::audit::{AuditEntry, AuditKey};
+use crate::db::{DbRow, Tx};
 use crate::error::{Result, StoreError};
 use crate::recovery::ArchivedKeyRecord;
 use crate::store::{CertificateRecord, Store, append_audit, cert_row, insert_certificate_row};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// An account's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,7 @@ pub struct PendingKeyRecord {
     pub created_at: i64,
 }
 
-fn account_row(r: &SqliteRow) -> Result<AccountRecord> {
+fn account_row(r: &DbRow) -> Result<AccountRecord> {
     Ok(AccountRecord {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
@@ -126,10 +126,7 @@ fn account_row(r: &SqliteRow) -> Result<AccountRecord> {
     })
 }
 
-async fn insert_new_certificate(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    c: &NewCertificate,
-) -> Result<()> {
+async fn insert_new_certificate(tx: &mut Tx, c: &NewCertificate) -> Result<()> {
     insert_certificate_row(tx, &c.record).await?;
     if let Some(a) = &c.archived {
         crate::recovery::insert_archived_key(tx, a).await?;

@@ -10,6 +10,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod db;
+pub mod directory;
 pub mod error;
 pub mod publication;
 pub mod recovery;
@@ -22,6 +24,8 @@ pub use accounts::{
     AccountChange, AccountInsert, AccountRecord, AccountState, NewCertificate, PendingKeyRecord,
 };
 pub use audit::{AuditEntry, AuditKey, AuditRecord, ChainProblem};
+pub use db::Backend;
+pub use directory::DirectoryChange;
 pub use error::StoreError;
 pub use publication::{OcspSignerRecord, RevocationSummary};
 pub use recovery::{ArchivedKeyRecord, RecoveryRequestRecord, ShareRecord, SplitRecord};

@@ -6,10 +6,10 @@
 //! Queries use `$1, $2…` placeholders, which SQLite accepts and PostgreSQL requires.
 
 use crate::audit::{AuditEntry, AuditKey};
+use crate::db::DbRow;
 use crate::error::Result;
 use crate::store::{CertificateRecord, Store, append_audit, cert_row};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// A delegated OCSP responder of a CA, as stored: a short-lived certificate with
 /// id-kp-OCSPSigning issued by the CA, and its private key sealed by the service.
@@ -39,7 +39,7 @@ pub struct RevocationSummary {
     pub latest: Option<i64>,
 }
 
-fn signer_row(r: &SqliteRow) -> Result<OcspSignerRecord> {
+fn signer_row(r: &DbRow) -> Result<OcspSignerRecord> {
     Ok(OcspSignerRecord {
         serial: r.try_get("serial")?,
         ca: r.try_get("ca")?,

@@ -5,10 +5,10 @@
 //! one transaction, and decides nothing.
 
 use crate::audit::{AuditEntry, AuditKey};
+use crate::db::{DbRow, Tx};
 use crate::error::{Result, StoreError};
 use crate::store::{CertificateRecord, Store, append_audit, insert_certificate_row};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Row;
 
 /// One officer's sealed share.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub struct RecoveryRequestRecord {
     pub sealed_secret: Option<Vec<u8>>,
 }
 
-fn request_row(r: &SqliteRow) -> Result<RecoveryRequestRecord> {
+fn request_row(r: &DbRow) -> Result<RecoveryRequestRecord> {
     Ok(RecoveryRequestRecord {
         id: r.try_get("id")?,
         purpose: r.try_get("purpose")?,
@@ -96,7 +96,7 @@ fn request_row(r: &SqliteRow) -> Result<RecoveryRequestRecord> {
     })
 }
 
-fn archived_row(r: &SqliteRow) -> Result<ArchivedKeyRecord> {
+fn archived_row(r: &DbRow) -> Result<ArchivedKeyRecord> {
     Ok(ArchivedKeyRecord {
         serial: r.try_get("serial")?,
         email: r.try_get("email")?,
@@ -107,10 +107,10 @@ fn archived_row(r: &SqliteRow) -> Result<ArchivedKeyRecord> {
     })
 }
 
-async fn insert_split(tx: &mut Transaction<'static, Sqlite>, s: &SplitRecord) -> Result<()> {
+async fn insert_split(tx: &mut Tx, s: &SplitRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO recovery_split (generation, threshold, officers, kra_serial, kra_cert_der, sealed_key, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&s.generation)
     .bind(s.threshold)
@@ -123,7 +123,7 @@ async fn insert_split(tx: &mut Transaction<'static, Sqlite>, s: &SplitRecord) ->
     .await?;
     for sh in &s.shares {
         sqlx::query(
-            "INSERT INTO recovery_shares (generation, officer, idx, scheme, der) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO recovery_shares (generation, officer, idx, scheme, der) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&s.generation)
         .bind(&sh.officer)
@@ -136,10 +136,7 @@ async fn insert_split(tx: &mut Transaction<'static, Sqlite>, s: &SplitRecord) ->
     Ok(())
 }
 
-pub(crate) async fn initialize_recovery(
-    tx: &mut Transaction<'static, Sqlite>,
-    split: Option<&SplitRecord>,
-) -> Result<()> {
+pub(crate) async fn initialize_recovery(tx: &mut Tx, split: Option<&SplitRecord>) -> Result<()> {
     if let Some(s) = split {
         insert_split(tx, s).await?;
     }
@@ -149,12 +146,12 @@ pub(crate) async fn initialize_recovery(
 /// Writes `r` over the stored request, but only if the stored DER is still `expected_der`
 /// (what the caller read): two officers approving at once cannot lose an approval.
 async fn update_request_row(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Tx,
     r: &RecoveryRequestRecord,
     expected_der: &[u8],
 ) -> Result<()> {
     let done = sqlx::query(
-        "UPDATE recovery_requests SET state = ?, der = ?, sealed_secret = ? WHERE id = ? AND der = ?",
+        "UPDATE recovery_requests SET state = $1, der = $2, sealed_secret = $3 WHERE id = $4 AND der = $5",
     )
     .bind(&r.state)
     .bind(&r.der)
@@ -179,20 +176,21 @@ impl Store {
             return Ok(None);
         };
         let generation: String = r.try_get("generation")?;
-        let shares = sqlx::query("SELECT * FROM recovery_shares WHERE generation = ? ORDER BY idx")
-            .bind(&generation)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|s| {
-                Ok(ShareRecord {
-                    officer: s.try_get("officer")?,
-                    index: s.try_get("idx")?,
-                    scheme: s.try_get("scheme")?,
-                    der: s.try_get("der")?,
+        let shares =
+            sqlx::query("SELECT * FROM recovery_shares WHERE generation = $1 ORDER BY idx")
+                .bind(&generation)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|s| {
+                    Ok(ShareRecord {
+                        officer: s.try_get("officer")?,
+                        index: s.try_get("idx")?,
+                        scheme: s.try_get("scheme")?,
+                        der: s.try_get("der")?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                .collect::<Result<Vec<_>>>()?;
         Ok(Some(SplitRecord {
             generation,
             threshold: r.try_get("threshold")?,
@@ -231,7 +229,7 @@ impl Store {
         let rows = match email {
             Some(e) => {
                 sqlx::query(
-                    "SELECT * FROM archived_keys WHERE email = ? COLLATE NOCASE ORDER BY archived_at, serial",
+                    "SELECT * FROM archived_keys WHERE lower(email) = lower($1) ORDER BY archived_at, serial",
                 )
                 .bind(e)
                 .fetch_all(&self.pool)
@@ -256,7 +254,7 @@ impl Store {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO recovery_requests (id, purpose, email, serial, state, created_at, expires_at, der, sealed_secret)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&r.id)
         .bind(&r.purpose)
@@ -276,7 +274,7 @@ impl Store {
 
     /// The request `id`.
     pub async fn recovery_request(&self, id: &str) -> Result<Option<RecoveryRequestRecord>> {
-        sqlx::query("SELECT * FROM recovery_requests WHERE id = ?")
+        sqlx::query("SELECT * FROM recovery_requests WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -331,7 +329,7 @@ impl Store {
         for (r, expected) in updates {
             update_request_row(&mut tx, r, expected).await?;
         }
-        let gone = sqlx::query("DELETE FROM recovery_split WHERE generation = ?")
+        let gone = sqlx::query("DELETE FROM recovery_split WHERE generation = $1")
             .bind(old_generation)
             .execute(&mut *tx)
             .await?;
@@ -356,10 +354,7 @@ impl Store {
 }
 
 /// Stores an archived key inside the caller's transaction.
-pub(crate) async fn insert_archived_key(
-    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-    a: &ArchivedKeyRecord,
-) -> Result<()> {
+pub(crate) async fn insert_archived_key(tx: &mut Tx, a: &ArchivedKeyRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO archived_keys (serial, email, not_after, kra_sha256, der, archived_at)
          VALUES ($1, $2, $3, $4, $5, $6)",

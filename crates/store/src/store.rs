@@ -1,15 +1,13 @@
-//! The store over SQLite.
+//! The store over SQLite or PostgreSQL, through sqlx's `Any` driver: one set of queries
+//! (`$1`-style placeholders, SQL both accept) for both.
 
 use crate::audit::{AuditEntry, AuditKey, AuditRecord, GENESIS, record_hash};
+use crate::db::{self, Backend, DbRow, Tx};
 use crate::error::{Result, StoreError};
 use crate::schema::{self, BASE_ID, STATEMENTS};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::AnyPool;
+use sqlx::Row;
 use std::path::Path;
-use std::time::Duration;
 
 /// A CA as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,24 +103,44 @@ pub enum RevokeOutcome {
 /// A Cachet database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub(crate) pool: SqlitePool,
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+/// The schema marker of a database, `None` when it has none; a database without the
+/// settings table is not Cachet's.
+async fn read_marker(pool: &AnyPool, shown: &str) -> Result<Option<String>> {
+    sqlx::query_scalar("SELECT value FROM settings WHERE key = 'schema'")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| StoreError::Foreign {
+            path: shown.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// Refuses a marker this build does not know.
+fn check_marker(schema: Option<&str>, shown: &str) -> Result<()> {
+    match schema {
+        Some(id) if id == schema::latest_id() || schema::pending(id).is_some() => Ok(()),
+        Some(other) => Err(StoreError::Foreign {
+            path: shown.to_string(),
+            detail: format!(
+                "schema '{other}' is not one this build knows ({BASE_ID} to {}): was it made by a newer Cachet?",
+                schema::latest_id()
+            ),
+        }),
+        None => Err(StoreError::Foreign {
+            path: shown.to_string(),
+            detail: "it has no Cachet schema marker".into(),
+        }),
+    }
 }
 
 const AUDIT_HEAD_SEQ: &str = "audit_head_seq";
 const AUDIT_HEAD_HASH: &str = "audit_head_hash";
 
-fn options(path: &Path, create: bool) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(create)
-        .journal_mode(SqliteJournalMode::Wal)
-        // FULL: a committed issuance or revocation survives power loss before it is reported.
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(30))
-}
-
-pub(crate) fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
+pub(crate) fn cert_row(r: &DbRow) -> Result<CertificateRecord> {
     Ok(CertificateRecord {
         serial: r.try_get("serial")?,
         ca: r.try_get("ca")?,
@@ -142,7 +160,7 @@ pub(crate) fn cert_row(r: &SqliteRow) -> Result<CertificateRecord> {
     })
 }
 
-fn ca_row(r: &SqliteRow) -> Result<CaRecord> {
+fn ca_row(r: &DbRow) -> Result<CaRecord> {
     Ok(CaRecord {
         slug: r.try_get("slug")?,
         role: r.try_get("role")?,
@@ -157,36 +175,66 @@ fn ca_row(r: &SqliteRow) -> Result<CaRecord> {
 impl Store {
     /// Creates a new database at `path` (which must not exist) with the schema applied.
     pub async fn create(path: &Path) -> Result<Store> {
-        let open_err = |e: sqlx::Error| StoreError::Open {
-            path: path.display().to_string(),
-            detail: e.to_string(),
-        };
         if path.exists() {
             return Err(StoreError::Duplicate(format!(
                 "database {}",
                 path.display()
             )));
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options(path, true))
-            .await
-            .map_err(open_err)?;
-        let mut tx = pool.begin().await?;
-        for s in STATEMENTS {
-            sqlx::query(*s).execute(&mut *tx).await?;
+        let pool = db::connect_sqlite(path, true, 4).await?;
+        let store = Store {
+            pool,
+            backend: Backend::Sqlite,
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    /// Creates the schema in an empty PostgreSQL database at `url`. A database that already
+    /// holds tables is refused, changing nothing.
+    pub async fn create_postgres(url: &str) -> Result<Store> {
+        let pool = db::connect_postgres(url).await?;
+        let tables: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if tables > 0 {
+            pool.close().await;
+            return Err(StoreError::Duplicate(format!(
+                "tables in the PostgreSQL database {} ({tables}): give `cachet init` an empty database",
+                db::redact(url)
+            )));
         }
-        for m in schema::MIGRATIONS {
-            for s in m.statements {
-                sqlx::query(*s).execute(&mut *tx).await?;
-            }
+        let store = Store {
+            pool,
+            backend: Backend::Postgres,
+        };
+        store.create_schema().await?;
+        Ok(store)
+    }
+
+    async fn create_schema(&self) -> Result<()> {
+        // Not `begin`: its lock needs the settings table this creates. Two processes creating
+        // the same schema at once collide on the first CREATE TABLE, and one fails whole.
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        for s in STATEMENTS
+            .iter()
+            .chain(schema::MIGRATIONS.iter().flat_map(|m| m.statements.iter()))
+        {
+            sqlx::query(sqlx::AssertSqlSafe(self.backend.dialect(s).into_owned()))
+                .execute(&mut *tx)
+                .await?;
         }
-        sqlx::query("INSERT INTO settings (key, value) VALUES ('schema', ?)")
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('schema', $1)")
             .bind(schema::latest_id())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Store { pool })
+        Ok(())
     }
 
     /// Opens an existing Cachet database, upgrading its schema first when an earlier build
@@ -201,57 +249,48 @@ impl Store {
         }
         // Check the schema marker over a read-only connection that changes no pragma, so a
         // foreign SQLite file is left exactly as it was.
-        let probe = SqliteConnectOptions::new()
-            .filename(path)
-            .read_only(true)
-            .create_if_missing(false);
-        let probe_pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(probe)
-            .await
-            .map_err(|e| StoreError::Open {
-                path: p.clone(),
-                detail: e.to_string(),
-            })?;
-        let schema: Option<String> =
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'schema'")
-                .fetch_optional(&probe_pool)
-                .await
-                .map_err(|e| StoreError::Foreign {
-                    path: p.clone(),
-                    detail: e.to_string(),
-                })?;
-        probe_pool.close().await;
-        let open = || async {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options(path, false))
-                .await
-                .map(|pool| Store { pool })
-                .map_err(|e| StoreError::Open {
-                    path: p.clone(),
-                    detail: e.to_string(),
-                })
+        let probe = db::probe_sqlite(path).await?;
+        let schema = read_marker(&probe, &p).await;
+        probe.close().await;
+        let schema = schema?;
+        check_marker(schema.as_deref(), &p)?;
+        let store = Store {
+            pool: db::connect_sqlite(path, false, 4).await?,
+            backend: Backend::Sqlite,
         };
-        match schema.as_deref() {
-            Some(id) if id == schema::latest_id() => open().await,
-            Some(id) if schema::pending(id).is_some() => {
-                let store = open().await?;
-                store.upgrade().await?;
-                Ok(store)
-            }
-            Some(other) => Err(StoreError::Foreign {
-                path: p,
-                detail: format!(
-                    "schema '{other}' is not one this build knows ({BASE_ID} to {}): was it made by a newer Cachet?",
-                    schema::latest_id()
-                ),
-            }),
-            None => Err(StoreError::Foreign {
-                path: p,
-                detail: "it has no Cachet schema marker".into(),
-            }),
+        if schema.as_deref() != Some(schema::latest_id()) {
+            store.upgrade().await?;
         }
+        Ok(store)
+    }
+
+    /// Opens the Cachet database in PostgreSQL at `url`, upgrading its schema like
+    /// [`Store::open`]. Any number of processes may hold it open at once.
+    pub async fn open_postgres(url: &str) -> Result<Store> {
+        let pool = db::connect_postgres(url).await?;
+        let shown = db::redact(url);
+        let schema = read_marker(&pool, &shown).await;
+        let schema = match schema {
+            Ok(s) => s,
+            Err(e) => {
+                pool.close().await;
+                return Err(e);
+            }
+        };
+        check_marker(schema.as_deref(), &shown)?;
+        let store = Store {
+            pool,
+            backend: Backend::Postgres,
+        };
+        if schema.as_deref() != Some(schema::latest_id()) {
+            store.upgrade().await?;
+        }
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes the pool, checkpointing the WAL.
@@ -277,10 +316,12 @@ impl Store {
         }
         for m in pending {
             for s in m.statements {
-                sqlx::query(*s).execute(&mut *tx).await?;
+                sqlx::query(sqlx::AssertSqlSafe(self.backend.dialect(s).into_owned()))
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
-        sqlx::query("UPDATE settings SET value = ? WHERE key = 'schema'")
+        sqlx::query("UPDATE settings SET value = $1 WHERE key = 'schema'")
             .bind(schema::latest_id())
             .execute(&mut *tx)
             .await?;
@@ -288,16 +329,32 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        // IMMEDIATE takes the write lock at once, so concurrent writers queue instead of
-        // failing on a lock upgrade.
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// Begins a write transaction that holds the database's write lock from its first
+    /// statement, so that writers queue rather than interleave: serial numbers, CRL numbers
+    /// and the audit chain's head are read and advanced by one writer at a time, on one node
+    /// or many.
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        match self.backend {
+            // IMMEDIATE takes the write lock at once, so concurrent writers queue instead of
+            // failing on a lock upgrade.
+            Backend::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            // EXCLUSIVE mode conflicts with every writer (ROW EXCLUSIVE) and itself, not with
+            // readers; under READ COMMITTED each later statement sees everything committed
+            // before the lock was granted.
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("LOCK TABLE settings IN EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
     /// A setting's value.
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -317,7 +374,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         for (k, v) in settings {
-            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?)")
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
                 .bind(*k)
                 .bind(v)
                 .execute(&mut *tx)
@@ -326,7 +383,7 @@ impl Store {
         for c in cas {
             sqlx::query(
                 "INSERT INTO cas (slug, role, parent, cert_der, sealed_key, next_crl_number, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&c.slug)
             .bind(&c.role)
@@ -348,7 +405,7 @@ impl Store {
 
     /// The CA with `slug`.
     pub async fn ca(&self, slug: &str) -> Result<CaRecord> {
-        let r = sqlx::query("SELECT * FROM cas WHERE slug = ?")
+        let r = sqlx::query("SELECT * FROM cas WHERE slug = $1")
             .bind(slug)
             .fetch_optional(&self.pool)
             .await?
@@ -383,7 +440,7 @@ impl Store {
 
     /// The certificate with `serial` (lower-case hex).
     pub async fn certificate(&self, serial: &str) -> Result<Option<CertificateRecord>> {
-        sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+        sqlx::query("SELECT * FROM certificates WHERE serial = $1")
             .bind(serial)
             .fetch_optional(&self.pool)
             .await?
@@ -396,10 +453,12 @@ impl Store {
     pub async fn certificates(&self, email: Option<&str>) -> Result<Vec<CertificateRecord>> {
         let rows = match email {
             Some(e) => {
-                sqlx::query("SELECT * FROM certificates WHERE email = ? ORDER BY issued_at, serial")
-                    .bind(e)
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(
+                    "SELECT * FROM certificates WHERE email = $1 ORDER BY issued_at, serial",
+                )
+                .bind(e)
+                .fetch_all(&self.pool)
+                .await?
             }
             None => {
                 sqlx::query("SELECT * FROM certificates ORDER BY issued_at, serial")
@@ -420,7 +479,7 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<RevokeOutcome> {
         let mut tx = self.begin().await?;
-        let Some(row) = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+        let Some(row) = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
             .bind(serial)
             .fetch_optional(&mut *tx)
             .await?
@@ -431,7 +490,7 @@ impl Store {
         if rec.revoked_at.is_some() {
             return Ok(RevokeOutcome::AlreadyRevoked(rec));
         }
-        sqlx::query("UPDATE certificates SET revoked_at = ?, revocation_reason = ? WHERE serial = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE certificates SET revoked_at = $1, revocation_reason = $2 WHERE serial = $3 AND revoked_at IS NULL")
             .bind(at)
             .bind(reason)
             .bind(serial)
@@ -459,14 +518,14 @@ impl Store {
         audit: impl FnOnce(i64, usize) -> AuditEntry,
     ) -> Result<std::result::Result<CrlRecord, E>> {
         let mut tx = self.begin().await?;
-        let number: i64 = sqlx::query_scalar("SELECT next_crl_number FROM cas WHERE slug = ?")
+        let number: i64 = sqlx::query_scalar("SELECT next_crl_number FROM cas WHERE slug = $1")
             .bind(ca)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("CA '{ca}'")))?;
         let rows = sqlx::query(
             "SELECT serial, revoked_at, revocation_reason FROM certificates
-             WHERE ca = ? AND revoked_at IS NOT NULL ORDER BY serial",
+             WHERE ca = $1 AND revoked_at IS NOT NULL ORDER BY serial",
         )
         .bind(ca)
         .fetch_all(&mut *tx)
@@ -487,13 +546,13 @@ impl Store {
             Ok(d) => d,
             Err(e) => return Ok(Err(e)),
         };
-        sqlx::query("UPDATE cas SET next_crl_number = ? WHERE slug = ?")
+        sqlx::query("UPDATE cas SET next_crl_number = $1 WHERE slug = $2")
             .bind(number + 1)
             .bind(ca)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO crls (ca, number, this_update, next_update, der) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO crls (ca, number, this_update, next_update, der) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(ca)
         .bind(number)
@@ -517,7 +576,7 @@ impl Store {
     /// key compromise: such keys are never certified again (S/MIME BR §6.1.1.3).
     pub async fn key_compromised(&self, spki_sha256: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM certificates WHERE spki_sha256 = ? AND revocation_reason = 'key-compromise'",
+            "SELECT COUNT(*) FROM certificates WHERE spki_sha256 = $1 AND revocation_reason = 'key-compromise'",
         )
         .bind(spki_sha256)
         .fetch_one(&self.pool)
@@ -527,7 +586,7 @@ impl Store {
 
     /// The newest CRL of `ca`, if any.
     pub async fn latest_crl(&self, ca: &str) -> Result<Option<CrlRecord>> {
-        let r = sqlx::query("SELECT * FROM crls WHERE ca = ? ORDER BY number DESC LIMIT 1")
+        let r = sqlx::query("SELECT * FROM crls WHERE ca = $1 ORDER BY number DESC LIMIT 1")
             .bind(ca)
             .fetch_optional(&self.pool)
             .await?;
@@ -579,13 +638,10 @@ impl Store {
     }
 }
 
-pub(crate) async fn insert_certificate_row(
-    tx: &mut Transaction<'static, Sqlite>,
-    c: &CertificateRecord,
-) -> Result<()> {
+pub(crate) async fn insert_certificate_row(tx: &mut Tx, c: &CertificateRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&c.serial)
     .bind(&c.ca)
@@ -606,7 +662,7 @@ pub(crate) async fn insert_certificate_row(
 /// Appends `entry` after the newest record, inside the caller's transaction, and moves the
 /// recorded head.
 pub(crate) async fn append_audit(
-    tx: &mut Transaction<'static, Sqlite>,
+    tx: &mut Tx,
     key: &AuditKey,
     entry: &AuditEntry,
 ) -> Result<AuditRecord> {
@@ -621,7 +677,7 @@ pub(crate) async fn append_audit(
     let hash = record_hash(key, seq, entry, &prev_hash);
     sqlx::query(
         "INSERT INTO audit (seq, at, actor, action, serial, subject, detail, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(seq)
     .bind(entry.at)
@@ -638,7 +694,7 @@ pub(crate) async fn append_audit(
         (AUDIT_HEAD_SEQ, seq.to_string()),
         (AUDIT_HEAD_HASH, hex::encode(&hash)),
     ] {
-        sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(k)
             .bind(v)
             .execute(&mut **tx)
@@ -660,16 +716,12 @@ mod tests {
     /// Builds a database exactly as the first release did: the base statements and the
     /// `cachet-1` marker, with a setting and an audit record in it.
     async fn base_database(path: &Path) {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options(path, true))
-            .await
-            .unwrap();
+        let pool = db::connect_sqlite(path, true, 1).await.unwrap();
         for s in STATEMENTS {
             sqlx::query(*s).execute(&pool).await.unwrap();
         }
         for (k, v) in [("schema", BASE_ID), ("domain", "example.com")] {
-            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?)")
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
                 .bind(k)
                 .bind(v)
                 .execute(&pool)
@@ -691,11 +743,11 @@ mod tests {
         let key = AuditKey::new([3; 32]);
         {
             // The first release's store appends an audit record before the upgrade.
-            let pool = SqlitePoolOptions::new()
-                .connect_with(options(&path, false))
-                .await
-                .unwrap();
-            let old = Store { pool };
+            let pool = db::connect_sqlite(&path, false, 1).await.unwrap();
+            let old = Store {
+                pool,
+                backend: Backend::Sqlite,
+            };
             let mut tx = old.begin().await.unwrap();
             let e = AuditEntry {
                 at: 1,

@@ -2,10 +2,10 @@
 //! Only the SHA-256 of each token's secret is stored.
 
 use crate::audit::{AuditEntry, AuditKey};
+use crate::db::DbRow;
 use crate::error::{Result, StoreError};
 use crate::store::{Store, append_audit};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// One API token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct ApiTokenRecord {
     pub revoked_at: Option<i64>,
 }
 
-fn token_row(r: &SqliteRow) -> Result<ApiTokenRecord> {
+fn token_row(r: &DbRow) -> Result<ApiTokenRecord> {
     Ok(ApiTokenRecord {
         id: r.try_get("id")?,
         name: r.try_get("name")?,

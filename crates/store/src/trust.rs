@@ -8,10 +8,10 @@
 //! transaction (see [`crl_supersedes`]).
 
 use crate::audit::{AuditEntry, AuditKey};
+use crate::db::DbRow;
 use crate::error::Result;
 use crate::store::{Store, append_audit};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 /// A trust anchor as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub fn crl_supersedes(new: &ImportedCrlRecord, old: &ImportedCrlRecord) -> bool 
     }
 }
 
-fn anchor_row(r: &SqliteRow) -> Result<TrustAnchorRecord> {
+fn anchor_row(r: &DbRow) -> Result<TrustAnchorRecord> {
     Ok(TrustAnchorRecord {
         fingerprint: r.try_get("fingerprint")?,
         subject: r.try_get("subject")?,
@@ -116,7 +116,7 @@ fn anchor_row(r: &SqliteRow) -> Result<TrustAnchorRecord> {
     })
 }
 
-fn intermediate_row(r: &SqliteRow) -> Result<TrustIntermediateRecord> {
+fn intermediate_row(r: &DbRow) -> Result<TrustIntermediateRecord> {
     Ok(TrustIntermediateRecord {
         fingerprint: r.try_get("fingerprint")?,
         subject: r.try_get("subject")?,
@@ -125,7 +125,7 @@ fn intermediate_row(r: &SqliteRow) -> Result<TrustIntermediateRecord> {
     })
 }
 
-fn crl_row(r: &SqliteRow) -> Result<ImportedCrlRecord> {
+fn crl_row(r: &DbRow) -> Result<ImportedCrlRecord> {
     Ok(ImportedCrlRecord {
         fingerprint: r.try_get("fingerprint")?,
         issuer: r.try_get("issuer")?,
@@ -190,14 +190,14 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<AddOutcome<TrustAnchorRecord>> {
         let mut tx = self.begin().await?;
-        if let Some(r) = sqlx::query("SELECT * FROM trust_anchors WHERE fingerprint = ?")
+        if let Some(r) = sqlx::query("SELECT * FROM trust_anchors WHERE fingerprint = $1")
             .bind(&a.fingerprint)
             .fetch_optional(&mut *tx)
             .await?
         {
             let mut existing = anchor_row(&r)?;
             existing.permitted_email = sqlx::query_scalar(
-                "SELECT subtree FROM trust_anchor_emails WHERE anchor = ? ORDER BY subtree",
+                "SELECT subtree FROM trust_anchor_emails WHERE anchor = $1 ORDER BY subtree",
             )
             .bind(&a.fingerprint)
             .fetch_all(&mut *tx)
@@ -206,7 +206,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO trust_anchors (fingerprint, subject, label, revocation, der, added_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&a.fingerprint)
         .bind(&a.subject)
@@ -220,7 +220,7 @@ impl Store {
         subtrees.sort();
         subtrees.dedup();
         for s in subtrees {
-            sqlx::query("INSERT INTO trust_anchor_emails (anchor, subtree) VALUES (?, ?)")
+            sqlx::query("INSERT INTO trust_anchor_emails (anchor, subtree) VALUES ($1, $2)")
                 .bind(&a.fingerprint)
                 .bind(s)
                 .execute(&mut *tx)
@@ -240,7 +240,7 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<AddOutcome<TrustIntermediateRecord>> {
         let mut tx = self.begin().await?;
-        if let Some(r) = sqlx::query("SELECT * FROM trust_intermediates WHERE fingerprint = ?")
+        if let Some(r) = sqlx::query("SELECT * FROM trust_intermediates WHERE fingerprint = $1")
             .bind(&c.fingerprint)
             .fetch_optional(&mut *tx)
             .await?
@@ -248,7 +248,7 @@ impl Store {
             return Ok(AddOutcome::AlreadyPresent(intermediate_row(&r)?));
         }
         sqlx::query(
-            "INSERT INTO trust_intermediates (fingerprint, subject, der, added_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO trust_intermediates (fingerprint, subject, der, added_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&c.fingerprint)
         .bind(&c.subject)
@@ -270,11 +270,11 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM trust_anchor_emails WHERE anchor = ?")
+        sqlx::query("DELETE FROM trust_anchor_emails WHERE anchor = $1")
             .bind(fingerprint)
             .execute(&mut *tx)
             .await?;
-        let n = sqlx::query("DELETE FROM trust_anchors WHERE fingerprint = ?")
+        let n = sqlx::query("DELETE FROM trust_anchors WHERE fingerprint = $1")
             .bind(fingerprint)
             .execute(&mut *tx)
             .await?
@@ -296,7 +296,7 @@ impl Store {
         audit: &AuditEntry,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM trust_intermediates WHERE fingerprint = ?")
+        let n = sqlx::query("DELETE FROM trust_intermediates WHERE fingerprint = $1")
             .bind(fingerprint)
             .execute(&mut *tx)
             .await?
@@ -321,7 +321,7 @@ impl Store {
     ) -> Result<CrlImportOutcome> {
         let mut tx = self.begin().await?;
         let existing = sqlx::query(
-            "SELECT * FROM imported_crls WHERE issuer_der = ? AND idp_der = ? AND delta = ?",
+            "SELECT * FROM imported_crls WHERE issuer_der = $1 AND idp_der = $2 AND delta = $3",
         )
         .bind(&c.issuer_der)
         .bind(&c.idp_der)
@@ -338,14 +338,14 @@ impl Store {
             if !crl_supersedes(c, old) {
                 return Ok(CrlImportOutcome::KeptNewer(old.clone()));
             }
-            sqlx::query("DELETE FROM imported_crls WHERE fingerprint = ?")
+            sqlx::query("DELETE FROM imported_crls WHERE fingerprint = $1")
                 .bind(&old.fingerprint)
                 .execute(&mut *tx)
                 .await?;
         }
         sqlx::query(
             "INSERT INTO imported_crls (fingerprint, issuer, issuer_der, idp_der, delta, crl_number, this_update, next_update, der, imported_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&c.fingerprint)
         .bind(&c.issuer)

@@ -36,6 +36,7 @@ async fn fixture() -> Fx {
         crl_days: 7,
         actor: "test".into(),
         recovery: RecoverySetup::Off,
+        database_url: None,
     };
     let c = Cachet::init(&dd, &opts, None, NOW).await.unwrap();
     let kek = c.unlock(None).await.unwrap();
