@@ -38,6 +38,45 @@ pub(crate) struct ServeArgs {
     /// repeatable; wins over cachet.toml. Services: http, smtp, submission, imap, pop3, ldap.
     #[arg(long = "listen", value_name = "SERVICE=ADDR")]
     listen: Vec<String>,
+    /// How often the renewal scheduler looks for certificates past their renewal point
+    /// (`enrollment.renew_at`), in seconds; it also runs once at start.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    renew_every: u64,
+}
+
+/// Renews what is due (see `cachet renew --due`) at start and then every `every`. Renewal
+/// is idempotent across nodes: a certificate another node renewed first is skipped.
+async fn renewal_scheduler(state: Arc<cachet_web::AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = crate::io::now();
+        match state
+            .cachet()
+            .renew_due(
+                state.kek(),
+                state.policy(),
+                "cachet-serve:renewal",
+                now,
+                10_000,
+            )
+            .await
+        {
+            Ok(r) if r.renewed.is_empty() && r.failed.is_empty() => {}
+            Ok(r) => {
+                tracing::info!(
+                    renewed = r.renewed.len(),
+                    failed = r.failed.len(),
+                    "renewal run"
+                );
+                for (serial, why) in &r.failed {
+                    tracing::warn!(serial = %serial, error = %why, "could not renew");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "renewal run failed"),
+        }
+    }
 }
 
 /// Reads `--listen SERVICE=ADDR` values: every service named must be known and available in
@@ -144,7 +183,18 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
             return Err(e);
         }
     };
-    let state = cachet_web::AppState::new(cachet, kek, cachet_web::system_clock()).await?;
+    let state = cachet_web::AppState::build(
+        cachet,
+        kek,
+        cachet_web::system_clock(),
+        cachet_web::DEFAULT_CRL_REFRESH,
+        config.enrollment.clone(),
+    )
+    .await?;
+    let renewal = tokio::spawn(renewal_scheduler(
+        state.clone(),
+        Duration::from_secs(args.renew_every.max(1)),
+    ));
     let listener = match tokio::net::TcpListener::bind(&http).await {
         Ok(l) => l,
         Err(e) => {
@@ -182,6 +232,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
             Ok(())
         }
     };
+    renewal.abort();
     state.cachet().store().close().await;
     result?;
     eprintln!("cachet: stopped");

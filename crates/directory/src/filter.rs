@@ -171,7 +171,9 @@ pub fn eval(filter: &LdapFilter, entry: &Entry, now: u64, tree: &Tree) -> Truth 
             _ => None,
         }),
         LdapFilter::GreaterOrEqual(desc, value) => item(entry, desc, &|v, m| match m {
-            Matching::CaseIgnore | Matching::CaseIgnoreIa5 => Some(v >= dn::fold(value, m).as_str()),
+            Matching::CaseIgnore | Matching::CaseIgnoreIa5 => {
+                Some(v >= dn::fold(value, m).as_str())
+            }
             Matching::Integer => match (v.parse::<i64>(), value.trim().parse::<i64>()) {
                 (Ok(a), Ok(b)) => Some(a >= b),
                 _ => None,
@@ -179,7 +181,9 @@ pub fn eval(filter: &LdapFilter, entry: &Entry, now: u64, tree: &Tree) -> Truth 
             _ => None,
         }),
         LdapFilter::LessOrEqual(desc, value) => item(entry, desc, &|v, m| match m {
-            Matching::CaseIgnore | Matching::CaseIgnoreIa5 => Some(v <= dn::fold(value, m).as_str()),
+            Matching::CaseIgnore | Matching::CaseIgnoreIa5 => {
+                Some(v <= dn::fold(value, m).as_str())
+            }
             Matching::Integer => match (v.parse::<i64>(), value.trim().parse::<i64>()) {
                 (Ok(a), Ok(b)) => Some(a <= b),
                 _ => None,
@@ -237,11 +241,14 @@ mod tests {
     }
 
     fn matches(s: &str) -> Vec<String> {
+        matches_filter(&f(s))
+    }
+
+    fn matches_filter(filter: &LdapFilter) -> Vec<String> {
         let t = sample();
-        let filter = f(s);
         t.entries
             .values()
-            .filter(|e| eval(&filter, e, 150, &t) == Truth::True)
+            .filter(|e| eval(filter, e, 150, &t) == Truth::True)
             .map(|e| e.dn.clone())
             .collect()
     }
@@ -253,11 +260,16 @@ mod tests {
             vec!["uid=alice,ou=people,dc=example,dc=test"]
         );
         assert_eq!(matches("(cn=*lidd*)").len(), 1);
-        assert_eq!(matches("(cn=alice  liddell)").len(), 1);
+        let spaced = LdapFilter::Equality("CN".into(), " alice  liddell ".into());
+        assert_eq!(matches_filter(&spaced).len(), 1);
         assert_eq!(matches("(|(cn=*bob*)(mail=*bob*)(sn=bob*))").len(), 1);
         assert_eq!(matches("(sn=Lid*ll)").len(), 1);
-        assert_eq!(matches("(&(objectClass=inetOrgPerson)(!(uid=alice)))").len(), 1);
-        assert_eq!(matches("(userCertificate;binary=*)").len(), 2);
+        assert_eq!(
+            matches("(&(objectClass=inetOrgPerson)(!(uid=alice)))").len(),
+            1
+        );
+        let certs = LdapFilter::Present("userCertificate;binary".into());
+        assert_eq!(matches_filter(&certs).len(), 2);
         assert_eq!(matches("(cACertificate=*)").len(), 1);
         assert_eq!(matches("(objectClass=*)").len(), 6);
         // An unknown attribute is Undefined, and so is its negation.

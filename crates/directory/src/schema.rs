@@ -77,39 +77,287 @@ macro_rules! attr {
 /// Every attribute type, user attributes first.
 pub static ATTRIBUTES: &[AttrType] = &[
     attr!("objectClass", [], "2.5.4.0", OID_SYNTAX, Oid, false, false),
-    attr!("cn", ["commonname"], "2.5.4.3", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("sn", ["surname"], "2.5.4.4", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("givenName", ["gn"], "2.5.4.42", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("displayName", [], "2.16.840.1.113730.3.1.241", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("mail", ["rfc822mailbox"], "0.9.2342.19200300.100.1.3", IA5_STRING, CaseIgnoreIa5, false, false),
-    attr!("uid", ["userid"], "0.9.2342.19200300.100.1.1", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("dc", ["domaincomponent"], "0.9.2342.19200300.100.1.25", IA5_STRING, CaseIgnoreIa5, false, false),
-    attr!("ou", ["organizationalunitname"], "2.5.4.11", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("o", ["organizationname"], "2.5.4.10", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("description", [], "2.5.4.13", DIRECTORY_STRING, CaseIgnore, false, false),
-    attr!("userCertificate", [], "2.5.4.36", CERTIFICATE_SYNTAX, Binary, true, false),
-    attr!("userSMIMECertificate", [], "2.16.840.1.113730.3.1.40", BINARY_SYNTAX, Binary, false, false),
-    attr!("cACertificate", [], "2.5.4.37", CERTIFICATE_SYNTAX, Binary, true, false),
-    attr!("authorityRevocationList", [], "2.5.4.38", CERTIFICATE_LIST_SYNTAX, Binary, true, false),
-    attr!("certificateRevocationList", [], "2.5.4.39", CERTIFICATE_LIST_SYNTAX, Binary, true, false),
-    attr!("crossCertificatePair", [], "2.5.4.40", CERTIFICATE_PAIR_SYNTAX, Binary, true, false),
+    attr!(
+        "cn",
+        ["commonname"],
+        "2.5.4.3",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "sn",
+        ["surname"],
+        "2.5.4.4",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "givenName",
+        ["gn"],
+        "2.5.4.42",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "displayName",
+        [],
+        "2.16.840.1.113730.3.1.241",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "mail",
+        ["rfc822mailbox"],
+        "0.9.2342.19200300.100.1.3",
+        IA5_STRING,
+        CaseIgnoreIa5,
+        false,
+        false
+    ),
+    attr!(
+        "uid",
+        ["userid"],
+        "0.9.2342.19200300.100.1.1",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "dc",
+        ["domaincomponent"],
+        "0.9.2342.19200300.100.1.25",
+        IA5_STRING,
+        CaseIgnoreIa5,
+        false,
+        false
+    ),
+    attr!(
+        "ou",
+        ["organizationalunitname"],
+        "2.5.4.11",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "o",
+        ["organizationname"],
+        "2.5.4.10",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "description",
+        [],
+        "2.5.4.13",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        false
+    ),
+    attr!(
+        "userCertificate",
+        [],
+        "2.5.4.36",
+        CERTIFICATE_SYNTAX,
+        Binary,
+        true,
+        false
+    ),
+    attr!(
+        "userSMIMECertificate",
+        [],
+        "2.16.840.1.113730.3.1.40",
+        BINARY_SYNTAX,
+        Binary,
+        false,
+        false
+    ),
+    attr!(
+        "cACertificate",
+        [],
+        "2.5.4.37",
+        CERTIFICATE_SYNTAX,
+        Binary,
+        true,
+        false
+    ),
+    attr!(
+        "authorityRevocationList",
+        [],
+        "2.5.4.38",
+        CERTIFICATE_LIST_SYNTAX,
+        Binary,
+        true,
+        false
+    ),
+    attr!(
+        "certificateRevocationList",
+        [],
+        "2.5.4.39",
+        CERTIFICATE_LIST_SYNTAX,
+        Binary,
+        true,
+        false
+    ),
+    attr!(
+        "crossCertificatePair",
+        [],
+        "2.5.4.40",
+        CERTIFICATE_PAIR_SYNTAX,
+        Binary,
+        true,
+        false
+    ),
     // Operational (RFC 4512 §3.4, §5.1; RFC 3045; RFC 5020; RFC 3673).
-    attr!("subschemaSubentry", [], "2.5.18.10", DN_SYNTAX, Dn, false, true),
+    attr!(
+        "subschemaSubentry",
+        [],
+        "2.5.18.10",
+        DN_SYNTAX,
+        Dn,
+        false,
+        true
+    ),
     attr!("entryDN", [], "1.3.6.1.1.20", DN_SYNTAX, Dn, false, true),
-    attr!("hasSubordinates", [], "2.5.18.9", BOOLEAN_SYNTAX, Boolean, false, true),
-    attr!("structuralObjectClass", [], "2.5.21.9", OID_SYNTAX, Oid, false, true),
-    attr!("namingContexts", [], "1.3.6.1.4.1.1466.101.120.5", DN_SYNTAX, Dn, false, true),
-    attr!("supportedLDAPVersion", [], "1.3.6.1.4.1.1466.101.120.15", INTEGER_SYNTAX, Integer, false, true),
-    attr!("supportedControl", [], "1.3.6.1.4.1.1466.101.120.13", OID_SYNTAX, Oid, false, true),
-    attr!("supportedExtension", [], "1.3.6.1.4.1.1466.101.120.7", OID_SYNTAX, Oid, false, true),
-    attr!("supportedFeatures", [], "1.3.6.1.4.1.4203.1.3.5", OID_SYNTAX, Oid, false, true),
-    attr!("supportedSASLMechanisms", [], "1.3.6.1.4.1.1466.101.120.14", DIRECTORY_STRING, CaseIgnore, false, true),
-    attr!("vendorName", [], "1.3.6.1.1.4", DIRECTORY_STRING, CaseIgnore, false, true),
-    attr!("vendorVersion", [], "1.3.6.1.1.5", DIRECTORY_STRING, CaseIgnore, false, true),
-    attr!("attributeTypes", [], "2.5.21.5", ATTRIBUTE_TYPE_SYNTAX, Oid, false, true),
-    attr!("objectClasses", [], "2.5.21.6", OBJECT_CLASS_SYNTAX, Oid, false, true),
-    attr!("ldapSyntaxes", [], "1.3.6.1.4.1.1466.101.120.16", SYNTAX_SYNTAX, Oid, false, true),
-    attr!("matchingRules", [], "2.5.21.4", MATCHING_RULE_SYNTAX, Oid, false, true),
+    attr!(
+        "hasSubordinates",
+        [],
+        "2.5.18.9",
+        BOOLEAN_SYNTAX,
+        Boolean,
+        false,
+        true
+    ),
+    attr!(
+        "structuralObjectClass",
+        [],
+        "2.5.21.9",
+        OID_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "namingContexts",
+        [],
+        "1.3.6.1.4.1.1466.101.120.5",
+        DN_SYNTAX,
+        Dn,
+        false,
+        true
+    ),
+    attr!(
+        "supportedLDAPVersion",
+        [],
+        "1.3.6.1.4.1.1466.101.120.15",
+        INTEGER_SYNTAX,
+        Integer,
+        false,
+        true
+    ),
+    attr!(
+        "supportedControl",
+        [],
+        "1.3.6.1.4.1.1466.101.120.13",
+        OID_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "supportedExtension",
+        [],
+        "1.3.6.1.4.1.1466.101.120.7",
+        OID_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "supportedFeatures",
+        [],
+        "1.3.6.1.4.1.4203.1.3.5",
+        OID_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "supportedSASLMechanisms",
+        [],
+        "1.3.6.1.4.1.1466.101.120.14",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        true
+    ),
+    attr!(
+        "vendorName",
+        [],
+        "1.3.6.1.1.4",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        true
+    ),
+    attr!(
+        "vendorVersion",
+        [],
+        "1.3.6.1.1.5",
+        DIRECTORY_STRING,
+        CaseIgnore,
+        false,
+        true
+    ),
+    attr!(
+        "attributeTypes",
+        [],
+        "2.5.21.5",
+        ATTRIBUTE_TYPE_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "objectClasses",
+        [],
+        "2.5.21.6",
+        OBJECT_CLASS_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "ldapSyntaxes",
+        [],
+        "1.3.6.1.4.1.1466.101.120.16",
+        SYNTAX_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
+    attr!(
+        "matchingRules",
+        [],
+        "2.5.21.4",
+        MATCHING_RULE_SYNTAX,
+        Oid,
+        false,
+        true
+    ),
 ];
 
 /// Looks up an attribute type by name, alias or OID, ignoring case.
@@ -259,8 +507,16 @@ pub fn matching_rule_descriptions() -> Vec<String> {
     [
         ("2.5.13.2", "caseIgnoreMatch", DIRECTORY_STRING),
         ("2.5.13.4", "caseIgnoreSubstringsMatch", DIRECTORY_STRING),
-        ("1.3.6.1.4.1.1466.109.114.2", "caseIgnoreIA5Match", IA5_STRING),
-        ("1.3.6.1.4.1.1466.109.114.3", "caseIgnoreIA5SubstringsMatch", IA5_STRING),
+        (
+            "1.3.6.1.4.1.1466.109.114.2",
+            "caseIgnoreIA5Match",
+            IA5_STRING,
+        ),
+        (
+            "1.3.6.1.4.1.1466.109.114.3",
+            "caseIgnoreIA5SubstringsMatch",
+            IA5_STRING,
+        ),
         ("2.5.13.0", "objectIdentifierMatch", OID_SYNTAX),
         ("2.5.13.1", "distinguishedNameMatch", DN_SYNTAX),
         ("2.5.13.14", "integerMatch", INTEGER_SYNTAX),
@@ -280,16 +536,15 @@ mod tests {
         assert_eq!(attr_type("CN").map(|a| a.name), Some("cn"));
         assert_eq!(attr_type("commonName").map(|a| a.name), Some("cn"));
         assert_eq!(attr_type("2.5.4.3").map(|a| a.name), Some("cn"));
-        assert_eq!(
-            attr_type("RFC822Mailbox").map(|a| a.name),
-            Some("mail")
-        );
+        assert_eq!(attr_type("RFC822Mailbox").map(|a| a.name), Some("mail"));
         let (t, bin) = parse_description("userCertificate;BINARY");
         assert_eq!(t.map(|a| a.name), Some("userCertificate"));
         assert!(bin);
         assert!(attr_type("nosuch").is_none());
-        assert!(attribute_type_descriptions()
-            .iter()
-            .any(|d| d.contains("'userSMIMECertificate'")));
+        assert!(
+            attribute_type_descriptions()
+                .iter()
+                .any(|d| d.contains("'userSMIMECertificate'"))
+        );
     }
 }

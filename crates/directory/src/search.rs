@@ -363,9 +363,7 @@ pub fn search(
     let mut last: Option<&str> = None;
     let mut more = false;
     for (seen, e) in candidates.enumerate() {
-        if seen % DEADLINE_STRIDE == 0
-            && limits.deadline.is_some_and(|d| Instant::now() >= d)
-        {
+        if seen % DEADLINE_STRIDE == 0 && limits.deadline.is_some_and(|d| Instant::now() >= d) {
             return Outcome {
                 entries,
                 result: result(
@@ -400,7 +398,9 @@ pub fn search(
             result: result(
                 LdapResultCode::SizeLimitExceeded,
                 "",
-                format!("more than {want} entries match; use paged results (RFC 2696) or a narrower filter"),
+                format!(
+                    "more than {want} entries match; use paged results (RFC 2696) or a narrower filter"
+                ),
             ),
             cookie: None,
         },
@@ -415,8 +415,8 @@ pub fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::tests::sample;
     use crate::tree::PersonData;
+    use crate::tree::tests::sample;
     use ldap3_proto::proto::LdapDerefAliases;
 
     fn req(base: &str, scope: LdapSearchScope, filter: &str, attrs: &[&str]) -> LdapSearchRequest {
@@ -446,7 +446,12 @@ mod tests {
         let t = sample();
         let r = search(
             &t,
-            &req("dc=example,dc=test", LdapSearchScope::Subtree, "(mail=alice@example.test)", &[]),
+            &req(
+                "dc=example,dc=test",
+                LdapSearchScope::Subtree,
+                "(mail=alice@example.test)",
+                &[],
+            ),
             None,
             150,
             LIMITS,
@@ -457,19 +462,35 @@ mod tests {
         let n = names(e);
         assert!(n.contains(&"userCertificate;binary"), "{n:?}");
         assert!(n.contains(&"userSMIMECertificate"), "{n:?}");
-        assert!(!n.contains(&"entryDN"), "operational attributes only on request");
-        let certs = &e.attributes.iter().find(|a| a.atype == "userCertificate;binary").unwrap().vals;
+        assert!(
+            !n.contains(&"entryDN"),
+            "operational attributes only on request"
+        );
+        let certs = &e
+            .attributes
+            .iter()
+            .find(|a| a.atype == "userCertificate;binary")
+            .unwrap()
+            .vals;
         assert_eq!(certs.len(), 2);
         // After the first certificate expires only one is left, in both attributes.
         let r = search(
             &t,
-            &req("dc=example,dc=test", LdapSearchScope::Subtree, "(mail=alice@example.test)", &["userCertificate", "userSMIMECertificate;binary"]),
+            &req(
+                "dc=example,dc=test",
+                LdapSearchScope::Subtree,
+                "(mail=alice@example.test)",
+                &["userCertificate", "userSMIMECertificate;binary"],
+            ),
             None,
             250,
             LIMITS,
         );
         let e = &r.entries[0];
-        assert_eq!(names(e), vec!["userCertificate;binary", "userSMIMECertificate;binary"]);
+        assert_eq!(
+            names(e),
+            vec!["userCertificate;binary", "userSMIMECertificate;binary"]
+        );
         assert_eq!(e.attributes[0].vals.len(), 1);
         let p7 = cachet_smime::signed::certs_only(&[&e.attributes[0].vals[0]]).unwrap();
         assert_eq!(e.attributes[1].vals[0], p7);
@@ -478,27 +499,107 @@ mod tests {
     #[test]
     fn scopes_selection_and_special_entries() {
         let t = sample();
-        let one = search(&t, &req("ou=people,dc=example,dc=test", LdapSearchScope::OneLevel, "(objectClass=*)", &["1.1"]), None, 150, LIMITS);
+        let one = search(
+            &t,
+            &req(
+                "ou=people,dc=example,dc=test",
+                LdapSearchScope::OneLevel,
+                "(objectClass=*)",
+                &["1.1"],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(one.entries.len(), 2);
         assert!(one.entries.iter().all(|e| e.attributes.is_empty()));
-        let base = search(&t, &req("OU=People,DC=Example,DC=Test", LdapSearchScope::Base, "(objectClass=*)", &["+"]), None, 150, LIMITS);
+        let base = search(
+            &t,
+            &req(
+                "OU=People,DC=Example,DC=Test",
+                LdapSearchScope::Base,
+                "(objectClass=*)",
+                &["+"],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(base.entries.len(), 1);
         assert!(names(&base.entries[0]).contains(&"subschemaSubentry"));
         assert!(!names(&base.entries[0]).contains(&"ou"));
-        let dse = search(&t, &req("", LdapSearchScope::Base, "(objectClass=*)", &["namingContexts", "supportedControl", "supportedLDAPVersion", "subschemaSubentry"]), None, 150, LIMITS);
+        let dse = search(
+            &t,
+            &req(
+                "",
+                LdapSearchScope::Base,
+                "(objectClass=*)",
+                &[
+                    "namingContexts",
+                    "supportedControl",
+                    "supportedLDAPVersion",
+                    "subschemaSubentry",
+                ],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(dse.entries.len(), 1);
         let a = &dse.entries[0].attributes;
         assert_eq!(a[0].vals, vec![b"dc=example,dc=test".to_vec()]);
-        let schema = search(&t, &req("cn=subschema", LdapSearchScope::Base, "(objectClass=subschema)", &["attributeTypes", "objectClasses"]), None, 150, LIMITS);
+        let schema = search(
+            &t,
+            &req(
+                "cn=subschema",
+                LdapSearchScope::Base,
+                "(objectClass=subschema)",
+                &["attributeTypes", "objectClasses"],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(schema.entries.len(), 1);
         assert_eq!(schema.entries[0].attributes.len(), 2);
-        let missing = search(&t, &req("uid=nobody,ou=people,dc=example,dc=test", LdapSearchScope::Base, "(objectClass=*)", &[]), None, 150, LIMITS);
+        let missing = search(
+            &t,
+            &req(
+                "uid=nobody,ou=people,dc=example,dc=test",
+                LdapSearchScope::Base,
+                "(objectClass=*)",
+                &[],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(missing.result.code, LdapResultCode::NoSuchObject);
         assert_eq!(missing.result.matcheddn, "ou=people,dc=example,dc=test");
-        let bad = search(&t, &req("garbage", LdapSearchScope::Base, "(objectClass=*)", &[]), None, 150, LIMITS);
+        let bad = search(
+            &t,
+            &req("garbage", LdapSearchScope::Base, "(objectClass=*)", &[]),
+            None,
+            150,
+            LIMITS,
+        );
         assert_eq!(bad.result.code, LdapResultCode::InvalidDNSyntax);
-        let ca = search(&t, &req("ou=pki,dc=example,dc=test", LdapSearchScope::OneLevel, "(cACertificate=*)", &[]), None, 150, LIMITS);
-        assert_eq!(names(&ca.entries[0]), vec!["objectClass", "cn", "cACertificate;binary"]);
+        let ca = search(
+            &t,
+            &req(
+                "ou=pki,dc=example,dc=test",
+                LdapSearchScope::OneLevel,
+                "(cACertificate=*)",
+                &[],
+            ),
+            None,
+            150,
+            LIMITS,
+        );
+        assert_eq!(
+            names(&ca.entries[0]),
+            vec!["objectClass", "cn", "cACertificate;binary"]
+        );
     }
 
     #[test]
@@ -511,8 +612,22 @@ mod tests {
                 certs: Vec::new(),
             });
         }
-        let all = req("dc=example,dc=test", LdapSearchScope::Subtree, "(objectClass=inetOrgPerson)", &["mail"]);
-        let r = search(&t, &all, None, 150, Limits { size: 10, deadline: None });
+        let all = req(
+            "dc=example,dc=test",
+            LdapSearchScope::Subtree,
+            "(objectClass=inetOrgPerson)",
+            &["mail"],
+        );
+        let r = search(
+            &t,
+            &all,
+            None,
+            150,
+            Limits {
+                size: 10,
+                deadline: None,
+            },
+        );
         assert_eq!(r.result.code, LdapResultCode::SizeLimitExceeded);
         assert_eq!(r.entries.len(), 10);
         let mut small = all.clone();
@@ -523,7 +638,10 @@ mod tests {
         let mut cookie = Vec::new();
         let mut pages = 0;
         loop {
-            let p = PageRequest { size: 10, cookie: cookie.clone() };
+            let p = PageRequest {
+                size: 10,
+                cookie: cookie.clone(),
+            };
             let r = search(&t, &all, Some(&p), 150, LIMITS);
             assert_eq!(r.result.code, LdapResultCode::Success);
             seen.extend(r.entries.into_iter().map(|e| e.dn));
@@ -539,11 +657,26 @@ mod tests {
         let unique: BTreeSet<_> = seen.iter().collect();
         assert_eq!(unique.len(), 27);
         // A cookie of another search is refused.
-        let p = PageRequest { size: 10, cookie: make_cookie(1, "x") };
-        assert_eq!(search(&t, &all, Some(&p), 150, LIMITS).result.code, LdapResultCode::UnwillingToPerform);
+        let p = PageRequest {
+            size: 10,
+            cookie: make_cookie(1, "x"),
+        };
+        assert_eq!(
+            search(&t, &all, Some(&p), 150, LIMITS).result.code,
+            LdapResultCode::UnwillingToPerform
+        );
         // An expired deadline stops a scan.
         let past = Instant::now();
-        let r = search(&t, &all, None, 150, Limits { size: 1000, deadline: Some(past) });
+        let r = search(
+            &t,
+            &all,
+            None,
+            150,
+            Limits {
+                size: 1000,
+                deadline: Some(past),
+            },
+        );
         assert_eq!(r.result.code, LdapResultCode::TimeLimitExceeded);
     }
 }

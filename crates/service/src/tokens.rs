@@ -193,4 +193,29 @@ impl Cachet {
             role,
         }))
     }
+
+    /// Records a REST API call made with a valid token (allowed or refused) in the audit
+    /// log: who, what, and the status answered.
+    pub async fn record_api_call(
+        &self,
+        kek: &Kek,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        status: u16,
+        now: u64,
+    ) -> Result<()> {
+        let entry = audit(
+            now,
+            &caller.actor(),
+            "api-call",
+            None,
+            None,
+            format!("role={} {method} {path} -> {status}", caller.role),
+        );
+        Ok(self
+            .store
+            .append_audit_entry(&kek.audit_key(), &entry)
+            .await?)
+    }
 }

@@ -26,6 +26,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/certs", get(certs))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .nest("/api/v1", crate::api::routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))

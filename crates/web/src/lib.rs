@@ -12,9 +12,11 @@
 //! enrollment or the portal pages that DESIGN.md assigns to it.
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod handlers;
 pub mod metrics;
 
+use cachet_service::config::EnrollmentPolicy;
 use cachet_service::{Cachet, Kek, ServiceError};
 use metrics::Metrics;
 use std::collections::HashMap;
@@ -77,6 +79,7 @@ pub struct AppState {
     crl_refresh: tokio::sync::Mutex<()>,
     crl_refresh_interval: Duration,
     pub(crate) metrics: Metrics,
+    policy: EnrollmentPolicy,
 }
 
 impl std::fmt::Debug for AppState {
@@ -133,6 +136,25 @@ impl AppState {
         clock: Clock,
         crl_refresh_interval: Duration,
     ) -> Result<Arc<AppState>, ServiceError> {
+        Self::build(
+            cachet,
+            kek,
+            clock,
+            crl_refresh_interval,
+            EnrollmentPolicy::default(),
+        )
+        .await
+    }
+
+    /// The state with every setting given: the CRL refresh interval and the enrollment
+    /// policy that accounts created or renewed through the API follow.
+    pub async fn build(
+        cachet: Cachet,
+        kek: Kek,
+        clock: Clock,
+        crl_refresh_interval: Duration,
+        policy: EnrollmentPolicy,
+    ) -> Result<Arc<AppState>, ServiceError> {
         let mut cas = HashMap::new();
         for (rec, cert) in cachet.cas().await? {
             let der = axum::body::Bytes::copy_from_slice(cert.der());
@@ -154,6 +176,7 @@ impl AppState {
             crl_refresh: tokio::sync::Mutex::new(()),
             crl_refresh_interval,
             metrics: Metrics::default(),
+            policy,
         }))
     }
 
@@ -173,8 +196,20 @@ impl AppState {
         (self.clock)()
     }
 
-    pub(crate) fn kek(&self) -> &Kek {
+    /// The unlocked key-encryption key (for the daemons `cachet serve` runs beside HTTP).
+    pub fn kek(&self) -> &Kek {
         &self.kek
+    }
+
+    /// The enrollment policy of accounts created or renewed here.
+    pub fn policy(&self) -> &EnrollmentPolicy {
+        &self.policy
+    }
+
+    /// Drops the CRLs held in memory after a change made through this node (a revocation),
+    /// so the next fetch asks the service at once instead of after the refresh interval.
+    pub(crate) fn invalidate_publication(&self) {
+        self.crls.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub(crate) fn uptime(&self) -> Duration {
