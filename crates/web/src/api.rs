@@ -38,7 +38,10 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/users/{email}/disable", post(disable_user))
         .route("/users/{email}/enable", post(enable_user))
         .route("/users/{email}/keys", post(collect_keys))
-        .route("/certificates", get(list_certificates))
+        .route(
+            "/certificates",
+            get(list_certificates).post(issue_certificate),
+        )
         .route("/certificates/{serial}", get(show_certificate))
         .route("/certificates/{serial}/revoke", post(revoke_certificate))
         .route("/crls/{ca}", get(show_crl).post(publish_crl))
@@ -123,7 +126,11 @@ async fn authenticate(State(s): State<Arc<AppState>>, mut req: Request, next: Ne
         Err(e) => return ApiError::from(e).into_response(),
     };
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // The full path: inside `nest`, the request's own URI has lost the /api/v1 prefix.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
     req.extensions_mut().insert(Authenticated(caller.clone()));
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
@@ -461,6 +468,81 @@ async fn list_certificates(
                 .collect::<Vec<_>>()
         ),
     )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCertificate {
+    email: String,
+    profile: String,
+    /// PKCS#10 request (PEM); absent: Cachet generates the key.
+    csr: Option<String>,
+    key_type: Option<String>,
+    validity_days: Option<u32>,
+}
+
+/// Issues one certificate (like `cachet cert issue`): from a CSR, or with a key Cachet
+/// generates and returns (PKCS#8 PEM) in the answer.
+async fn issue_certificate(State(s): State<Arc<AppState>>, req: Request) -> ApiResult {
+    let caller = caller_of(req.extensions())?;
+    require(&caller, ADMIN)?;
+    let (parts, bytes) = read_body(req).await?;
+    let n: NewCertificate = body(&parts.headers, &bytes)?;
+    let profile: cachet_pki::profile::Profile = n.profile.parse().map_err(|_| {
+        bad_request(format!(
+            "profile '{}' is not signing, encryption or dual",
+            n.profile
+        ))
+    })?;
+    let key = match (n.csr, n.key_type) {
+        (Some(_), Some(_)) => {
+            return Err(bad_request("give either csr or key_type, not both"));
+        }
+        (Some(csr), None) => cachet_service::KeySource::Csr {
+            bytes: csr.into_bytes(),
+            source: "the request's csr".into(),
+        },
+        (None, kt) => {
+            let kt = match kt {
+                Some(k) => k
+                    .parse::<cachet_crypto::KeyType>()
+                    .map_err(|e| bad_request(format!("key_type: {e}")))?,
+                None => match profile {
+                    cachet_pki::profile::Profile::Encryption => s.policy().encryption_key_type,
+                    _ => s.policy().signing_key_type,
+                },
+            };
+            cachet_service::KeySource::Generate(kt)
+        }
+    };
+    let now = s.now();
+    let issued = s
+        .cachet()
+        .issue(
+            s.kek(),
+            cachet_service::IssueRequest {
+                email: n.email,
+                profile,
+                key,
+                validity_days: n.validity_days,
+                non_repudiation: false,
+                actor: caller.0.actor(),
+            },
+            now,
+        )
+        .await?;
+    let mut v = certificate_json(&issued.record, now, true);
+    v["chain_pem"] = json!(
+        issued
+            .chain
+            .iter()
+            .map(|c| cachet_pki::pem::encode("CERTIFICATE", c.der()))
+            .collect::<String>()
+    );
+    if let Some(k) = &issued.key {
+        v["key_pem"] = json!(cachet_pki::pem::encode("PRIVATE KEY", k.pkcs8_der()));
+    }
+    ok(StatusCode::CREATED, v)
 }
 
 async fn show_certificate(
