@@ -80,36 +80,58 @@ fn serve_publishes_certificates_crls_and_ocsp_to_curl_and_openssl() {
         &["init", "--domain", "example.test", "--base-url", &base],
     )
     .ok();
-    cachet(
-        dir,
-        &[
-            "cert",
-            "issue",
-            "--email",
-            "alice@example.test",
-            "--profile",
-            "signing",
-            "--out-dir",
-            "alice",
-        ],
-    )
-    .ok();
-    let cert: PathBuf = dir.join("alice/cert.pem");
-    let chain = dir.join("alice/chain.pem");
+    // As a new user would: an account, which enrolls her at once.
+    let added = cachet(dir, &["user", "add", "alice@example.test", "--json"]).ok();
+    let added: serde_json::Value = serde_json::from_str(&added.stdout).unwrap();
+    let mut enrolled: Vec<String> = added["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect();
+    enrolled.sort();
+    assert_eq!(enrolled.len(), 2, "signing and encryption (key recovery is on)");
     let (issuing, root) = write_chain(dir);
+    let chain = dir.join("chain.pem");
+    std::fs::write(
+        &chain,
+        std::fs::read_to_string(&issuing).unwrap() + &std::fs::read_to_string(&root).unwrap(),
+    )
+    .unwrap();
 
     let listen = format!("http=127.0.0.1:{port}");
     let (mut server, addr) = Server::start(dir, &["--listen", &listen]);
     assert_eq!(addr, format!("127.0.0.1:{port}"));
 
-    // Her certificate, looked up by address, is the one issued.
-    let got = dir.join("got.pem");
-    let url = format!("{base}/certs?email=alice@example.test");
+    // Her current certificates, looked up by address, are the two issued.
+    let got = dir.join("got.json");
+    let url = format!("{base}/certs?email=alice@example.test&format=json");
     assert_eq!(curl(dir, &url, &got, &[]), 200);
-    assert_eq!(
-        std::fs::read_to_string(&got).unwrap(),
-        std::fs::read_to_string(&cert).unwrap()
-    );
+    let looked_up: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&got).unwrap()).unwrap();
+    let mut served: Vec<String> = looked_up
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect();
+    served.sort();
+    assert_eq!(served, enrolled);
+    let signing = looked_up
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["profile"] == "signing")
+        .unwrap();
+    let cert: PathBuf = dir.join("cert.pem");
+    std::fs::write(&cert, signing["pem"].as_str().unwrap()).unwrap();
+    // The PEM form holds the same certificates.
+    let pem = dir.join("got.pem");
+    let url = format!("{base}/certs?email=alice@example.test");
+    assert_eq!(curl(dir, &url, &pem, &[]), 200);
+    let pem = std::fs::read_to_string(&pem).unwrap();
+    assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2);
+    assert!(pem.contains(signing["pem"].as_str().unwrap().trim()));
 
     // The CRL at the URL written in her certificate verifies under the chain.
     let url = crl_url(dir, &cert);
@@ -214,7 +236,21 @@ fn serve_publishes_certificates_crls_and_ocsp_to_curl_and_openssl() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(listed, "the CRL never listed the revoked serial {serial}");
-    // Her certificate has left the lookup.
+    // Her revoked certificate has left the lookup; the encryption certificate remains.
+    assert_eq!(
+        curl(
+            dir,
+            &format!("{base}/certs?email=alice@example.test&format=json"),
+            &got,
+            &[]
+        ),
+        200
+    );
+    let left = std::fs::read_to_string(&got).unwrap();
+    assert!(!left.contains(&serial), "{left}");
+    assert!(left.contains("encryption"), "{left}");
+    // Disabling her account removes the rest: the lookup then has nothing for her.
+    cachet(dir, &["user", "disable", "alice@example.test"]).ok();
     assert_eq!(
         curl(
             dir,
