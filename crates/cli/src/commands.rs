@@ -354,16 +354,6 @@ pub(crate) fn print_json(v: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn status(r: &CertificateRecord, now: u64) -> &'static str {
-    if r.revoked_at.is_some() {
-        "revoked"
-    } else if (r.not_after as u64) < now {
-        "expired"
-    } else {
-        "valid"
-    }
-}
-
 fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
     json!({
         "serial": r.serial,
@@ -374,7 +364,7 @@ fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
         "not_before": rfc3339(r.not_before as u64),
         "not_after": rfc3339(r.not_after as u64),
         "issued_at": rfc3339(r.issued_at as u64),
-        "status": status(r, now),
+        "status": r.status(now),
         "revoked_at": r.revoked_at.map(|t| rfc3339(t as u64)),
         "revocation_reason": r.revocation_reason,
     })
@@ -886,7 +876,7 @@ async fn cert_command(command: CertCommand) -> Result<ExitCode> {
                     crate::out!(
                         "{:<34} {:<8} {:<10} {:<11} {:<21} {}",
                         r.serial,
-                        status(r, t),
+                        r.status(t),
                         r.profile,
                         r.key_type,
                         rfc3339(r.not_after as u64),

@@ -7,7 +7,6 @@ use crate::commands::{DataArg, UnlockArg, open, print_json, unlock};
 use crate::io::{CliError, Result, actor, now, read_file, read_password};
 use cachet_escrow::{
     DEFAULT_REQUEST_TTL, OfficerCredential, Pkcs12Profile, RecoveryRequest, RequestPurpose,
-    RequestState,
 };
 use cachet_pki::ParsedCertificate;
 use cachet_pki::time::rfc3339;
@@ -214,13 +213,6 @@ fn refusal_or_error(e: ServiceError) -> Result<ExitCode> {
     }
 }
 
-fn state_at(r: &RecoveryRequest, now: u64) -> &'static str {
-    match r.state() {
-        RequestState::Pending if r.is_expired(now) => "expired",
-        s => s.name(),
-    }
-}
-
 fn request_json(r: &RecoveryRequest, now: u64) -> serde_json::Value {
     let (purpose, email, serial) = match r.purpose() {
         RequestPurpose::Recover { email, serial } => {
@@ -234,7 +226,7 @@ fn request_json(r: &RecoveryRequest, now: u64) -> serde_json::Value {
         "email": email,
         "serial": serial,
         "reason": r.reason(),
-        "state": state_at(r, now),
+        "state": r.state_name_at(now),
         "created_at": rfc3339(r.created_at()),
         "expires_at": rfc3339(r.expires_at()),
         "threshold": r.threshold(),
@@ -518,7 +510,7 @@ pub async fn run(command: RecoveryCommand) -> Result<ExitCode> {
                         "{:<17} {:<9} {:<10} {:<9} {:<21} {who}",
                         r.id(),
                         v["purpose"].as_str().unwrap_or_default(),
-                        state_at(r, t),
+                        r.state_name_at(t),
                         format!("{}/{}", r.approvals().len(), r.threshold()),
                         rfc3339(r.expires_at()),
                     );

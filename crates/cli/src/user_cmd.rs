@@ -152,18 +152,6 @@ pub(crate) struct Common {
     json: bool,
 }
 
-fn status(r: &CertificateRecord, now: u64) -> &'static str {
-    if r.revoked_at.is_some() {
-        "revoked"
-    } else if r.superseded_by.is_some() {
-        "superseded"
-    } else if (r.not_after as u64) <= now {
-        "expired"
-    } else {
-        "valid"
-    }
-}
-
 fn cert_summary(r: &CertificateRecord, now: u64) -> serde_json::Value {
     json!({
         "serial": r.serial,
@@ -171,7 +159,7 @@ fn cert_summary(r: &CertificateRecord, now: u64) -> serde_json::Value {
         "key_type": r.key_type,
         "not_before": rfc3339(r.not_before as u64),
         "not_after": rfc3339(r.not_after as u64),
-        "status": status(r, now),
+        "status": r.status(now),
         "revocation_reason": r.revocation_reason,
         "superseded_by": r.superseded_by,
     })
@@ -355,7 +343,7 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
                         r.profile,
                         r.key_type,
                         rfc3339(r.not_after as u64),
-                        status(r, t)
+                        r.status(t)
                     );
                 }
             }

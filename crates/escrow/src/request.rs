@@ -374,6 +374,15 @@ impl RecoveryRequest {
         now >= self.expires_at
     }
 
+    /// The state's name as a reader sees it at `now`: a pending request whose lifetime is
+    /// over reads `expired` even before the store records it.
+    pub fn state_name_at(&self, now: u64) -> &'static str {
+        match self.state() {
+            RequestState::Pending if self.is_expired(now) => "expired",
+            s => s.name(),
+        }
+    }
+
     /// Whether M officers have approved.
     pub fn has_enough_approvals(&self) -> bool {
         self.approvals.len() >= self.threshold()

@@ -63,6 +63,26 @@ pub struct CertificateRecord {
     pub superseded_at: Option<i64>,
 }
 
+impl CertificateRecord {
+    /// What the certificate is at `now`, as lists and lookups show it: `revoked`,
+    /// `superseded` (renewed; still valid until it expires, but no longer published),
+    /// `expired`, `not-yet-valid` or `valid`.
+    pub fn status(&self, now: u64) -> &'static str {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.superseded_by.is_some() {
+            "superseded"
+        } else if self.not_after <= now {
+            "expired"
+        } else if self.not_before > now {
+            "not-yet-valid"
+        } else {
+            "valid"
+        }
+    }
+}
+
 /// A published CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrlRecord {

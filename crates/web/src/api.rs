@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use cachet_escrow::{RecoveryRequest, RequestPurpose, RequestState};
+use cachet_escrow::{RecoveryRequest, RequestPurpose};
 use cachet_pki::crl::RevocationReason;
 use cachet_pki::time::rfc3339;
 use cachet_service::ServiceError;
@@ -197,20 +197,6 @@ fn caller_of(req: &axum::http::Extensions) -> Result<Authenticated, ApiError> {
     })
 }
 
-fn status_of(r: &CertificateRecord, now: u64) -> &'static str {
-    if r.revoked_at.is_some() {
-        "revoked"
-    } else if r.superseded_by.is_some() {
-        "superseded"
-    } else if (r.not_after as u64) <= now {
-        "expired"
-    } else if (r.not_before as u64) > now {
-        "not-yet-valid"
-    } else {
-        "valid"
-    }
-}
-
 fn certificate_json(r: &CertificateRecord, now: u64, with_pem: bool) -> Value {
     let mut v = json!({
         "serial": r.serial,
@@ -221,7 +207,7 @@ fn certificate_json(r: &CertificateRecord, now: u64, with_pem: bool) -> Value {
         "not_before": rfc3339(r.not_before.max(0) as u64),
         "not_after": rfc3339(r.not_after.max(0) as u64),
         "issued_at": rfc3339(r.issued_at.max(0) as u64),
-        "status": status_of(r, now),
+        "status": r.status(now),
         "revoked_at": r.revoked_at.map(|t| rfc3339(t.max(0) as u64)),
         "revocation_reason": r.revocation_reason,
         "superseded_by": r.superseded_by,
@@ -370,14 +356,13 @@ async fn disable_user(
     Path(email): Path<String>,
     req: Request,
 ) -> ApiResult {
-    let caller = caller_of(req.extensions())?;
-    require(&caller, ADMIN)?;
-    let revoked = s
-        .cachet()
-        .disable_account(s.kek(), &email, &caller.0.actor(), s.now())
-        .await?;
-    s.invalidate_publication();
-    ok(StatusCode::OK, revoked_json(&email, "disabled", &revoked))
+    close_user(
+        &s,
+        &email,
+        caller_of(req.extensions())?,
+        AccountState::Disabled,
+    )
+    .await
 }
 
 async fn remove_user(
@@ -385,14 +370,31 @@ async fn remove_user(
     Path(email): Path<String>,
     req: Request,
 ) -> ApiResult {
-    let caller = caller_of(req.extensions())?;
+    close_user(
+        &s,
+        &email,
+        caller_of(req.extensions())?,
+        AccountState::Removed,
+    )
+    .await
+}
+
+/// Disables or removes an account (its certificates are revoked).
+async fn close_user(
+    s: &AppState,
+    email: &str,
+    caller: Authenticated,
+    to: AccountState,
+) -> ApiResult {
     require(&caller, ADMIN)?;
-    let revoked = s
-        .cachet()
-        .remove_account(s.kek(), &email, &caller.0.actor(), s.now())
-        .await?;
+    let (c, actor, now) = (s.cachet(), caller.0.actor(), s.now());
+    let revoked = if to == AccountState::Removed {
+        c.remove_account(s.kek(), email, &actor, now).await?
+    } else {
+        c.disable_account(s.kek(), email, &actor, now).await?
+    };
     s.invalidate_publication();
-    ok(StatusCode::OK, revoked_json(&email, "removed", &revoked))
+    ok(StatusCode::OK, revoked_json(email, to.name(), &revoked))
 }
 
 async fn enable_user(
@@ -632,13 +634,6 @@ async fn publish_crl(
     ok(StatusCode::CREATED, crl_json(&ca, &r))
 }
 
-fn request_state(r: &RecoveryRequest, now: u64) -> &'static str {
-    match r.state() {
-        RequestState::Pending if r.is_expired(now) => "expired",
-        st => st.name(),
-    }
-}
-
 fn recovery_json(r: &RecoveryRequest, now: u64) -> Value {
     let (purpose, email, serial) = match r.purpose() {
         RequestPurpose::Recover { email, serial } => {
@@ -652,7 +647,7 @@ fn recovery_json(r: &RecoveryRequest, now: u64) -> Value {
         "email": email,
         "serial": serial,
         "reason": r.reason(),
-        "state": request_state(r, now),
+        "state": r.state_name_at(now),
         "created_at": rfc3339(r.created_at()),
         "expires_at": rfc3339(r.expires_at()),
         "threshold": r.threshold(),
