@@ -23,6 +23,11 @@ declare -A debs=(
   [/usr/bin/time]=time
   [javac]=default-jdk-headless
   [java]=default-jdk-headless
+  # The LDAP directory (crates/cli/tests/directory.rs).
+  [ldapsearch]=ldap-utils
+  [ldapmodify]=ldap-utils
+  # HTTP and EST over TLS (crates/cli/tests/serve.rs, est.rs).
+  [curl]=curl
 )
 missing=()
 for cmd in "${!debs[@]}"; do

@@ -7,7 +7,9 @@
 mod bench_cmd;
 mod capabilities;
 mod commands;
+mod directory_cmd;
 mod doctor_cmd;
+mod https_cmd;
 mod io;
 mod pki_cmd;
 mod recovery_cmd;

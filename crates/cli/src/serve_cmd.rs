@@ -1,7 +1,9 @@
 //! `cachet serve`: runs the network services over a data directory (DESIGN.md "Defaults of
 //! `cachet serve`"). In this release that is HTTP (`cachet-web`: CRLs, CA certificates,
-//! OCSP, certificate lookup, health, metrics); the mail and directory services are refused
-//! with a sentence rather than silently not started.
+//! OCSP, certificate lookup, health, metrics), the same over TLS plus EST enrollment
+//! (`https_cmd`, default 0.0.0.0:8443) and the LDAP certificate directory
+//! (`cachet-directory`, started by `directory_cmd`); the mail services are refused with a
+//! sentence rather than silently not started.
 //!
 //! With no configuration it unlocks the CA keys with `master.key` (or `--passphrase-file`)
 //! and listens on 0.0.0.0:8080. `cachet.toml` (from `--config`, else the data directory)
@@ -23,7 +25,7 @@ use std::time::Duration;
 pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// The services this release can run.
-const AVAILABLE: &[&str] = &["http"];
+const AVAILABLE: &[&str] = &["http", "https", "ldap"];
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -35,7 +37,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where a service listens, e.g. http=127.0.0.1:8080 (port 0: any free port);
-    /// repeatable; wins over cachet.toml. Services: http, smtp, submission, imap, pop3, ldap.
+    /// repeatable; wins over cachet.toml. Services: http, https, smtp, submission, imap, pop3, ldap.
     #[arg(long = "listen", value_name = "SERVICE=ADDR")]
     listen: Vec<String>,
     /// How often the renewal scheduler looks for certificates past their renewal point
@@ -155,11 +157,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "cachet.toml".into());
-    if config.tls.is_some() {
-        return Err(CliError(format!(
-            "{source}: [tls] is not available in this release of Cachet; remove it (put a TLS-terminating proxy in front of the http service meanwhile)"
-        )));
-    }
+    let tls_files = crate::https_cmd::check(&config, &source)?;
     for service in config.listen.keys() {
         if !AVAILABLE.contains(&service.as_str()) {
             eprintln!(
@@ -207,6 +205,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
         .map(|a| a.to_string())
         .unwrap_or_else(|_| http.clone());
     eprintln!("cachet: http listening on {bound}");
+    let https =
+        crate::https_cmd::start(&args.data, &config, tls_files, &overrides, state.clone()).await?;
+    let ldap = crate::directory_cmd::start(&args.data, &args.unlock, &config, &overrides).await?;
     tracing::info!(
         data = %args.data.dir.display(),
         base_url = state.cachet().base_url(),
@@ -232,6 +233,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
             Ok(())
         }
     };
+    if let Some(https) = https {
+        https.stop(DRAIN).await;
+    }
+    if let Some(ldap) = ldap {
+        ldap.stop(DRAIN).await;
+    }
     renewal.abort();
     state.cachet().store().close().await;
     result?;

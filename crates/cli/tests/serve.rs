@@ -90,7 +90,11 @@ fn serve_publishes_certificates_crls_and_ocsp_to_curl_and_openssl() {
         .map(|c| c["serial"].as_str().unwrap().to_string())
         .collect();
     enrolled.sort();
-    assert_eq!(enrolled.len(), 2, "signing and encryption (key recovery is on)");
+    assert_eq!(
+        enrolled.len(),
+        2,
+        "signing and encryption (key recovery is on)"
+    );
     let (issuing, root) = write_chain(dir);
     let chain = dir.join("chain.pem");
     std::fs::write(

@@ -111,7 +111,7 @@ impl Session {
 /// What handling a request leads to.
 enum Next {
     Continue,
-    Close(Option<LdapMsg>),
+    Close(Option<Box<LdapMsg>>),
 }
 
 async fn connection(
@@ -138,17 +138,20 @@ async fn connection(
                     FrameError::TooLarge(_) => LdapResultCode::AdminLimitExceeded,
                     FrameError::Malformed(_) => LdapResultCode::ProtocolError,
                 };
-                Next::Close(Some(codec::notice_of_disconnection(code, &e.to_string())))
+                Next::Close(Some(Box::new(codec::notice_of_disconnection(
+                    code,
+                    &e.to_string(),
+                ))))
             }
             Ok(Some(n)) if buf.len() >= n => {
                 let frame = buf.split_to(n);
                 match codec::decode_message(&frame) {
                     Err(e) => {
                         tracing::info!(%peer, error = %e, "ldap: closing the connection");
-                        Next::Close(Some(codec::notice_of_disconnection(
+                        Next::Close(Some(Box::new(codec::notice_of_disconnection(
                             LdapResultCode::ProtocolError,
                             &e.to_string(),
-                        )))
+                        ))))
                     }
                     Ok(req) => handle(&dir, &mut session, req, &mut out).await,
                 }
@@ -159,22 +162,22 @@ async fn connection(
                 }
                 tokio::select! {
                     r = tokio::time::timeout(dir.options.idle_timeout, rd.read_buf(&mut buf)) => match r {
-                        Err(_) => Next::Close(Some(codec::notice_of_disconnection(
+                        Err(_) => Next::Close(Some(Box::new(codec::notice_of_disconnection(
                             LdapResultCode::Unavailable,
                             "idle for too long",
-                        ))),
+                        )))),
                         Ok(Ok(0)) | Ok(Err(_)) => Next::Close(None),
                         Ok(Ok(_)) => Next::Continue,
                     },
-                    _ = stop.changed() => Next::Close(Some(codec::notice_of_disconnection(
+                    _ = stop.changed() => Next::Close(Some(Box::new(codec::notice_of_disconnection(
                         LdapResultCode::Unavailable,
                         "the server is stopping",
-                    ))),
+                    )))),
                 }
             }
         };
         if let Next::Close(Some(notice)) = &next {
-            codec::encode(notice.clone(), &mut out);
+            codec::encode((**notice).clone(), &mut out);
         }
         if !out.is_empty() {
             let write = tokio::time::timeout(dir.options.idle_timeout, wr.write_all(&out)).await;
@@ -346,10 +349,10 @@ async fn handle(
         | LdapOp::DelRequest(_)
         | LdapOp::ModifyDNRequest(_)) => refuse_write(dir, session, msgid, op, out).await,
         // A response or something else no client sends: RFC 4511 §4.1.1.
-        _ => Next::Close(Some(codec::notice_of_disconnection(
+        _ => Next::Close(Some(Box::new(codec::notice_of_disconnection(
             LdapResultCode::ProtocolError,
             "that is not a request",
-        ))),
+        )))),
     }
 }
 
@@ -560,10 +563,10 @@ async fn refuse_write(
         respond(out, msgid, r, Vec::new());
     }
     if over {
-        Next::Close(Some(codec::notice_of_disconnection(
+        Next::Close(Some(Box::new(codec::notice_of_disconnection(
             LdapResultCode::UnwillingToPerform,
             "too many refused writes",
-        )))
+        ))))
     } else {
         Next::Continue
     }

@@ -81,6 +81,25 @@ pub fn subject_alt_name_emails(emails: &[&str], critical: bool) -> Result<Extens
     )
 }
 
+/// subjectAltName with dNSName and iPAddress entries (§4.2.1.6), not critical: the names a
+/// TLS server certificate answers to (RFC 6125; an IPv4 address is 4 octets, IPv6 16).
+pub fn subject_alt_name_hosts(dns: &[&str], ips: &[std::net::IpAddr]) -> Result<Extension> {
+    let mut names = dns
+        .iter()
+        .map(|d| ia5("dNSName", d).map(GeneralName::DnsName))
+        .collect::<Result<Vec<_>>>()?;
+    for ip in ips {
+        let octets = match ip {
+            std::net::IpAddr::V4(a) => a.octets().to_vec(),
+            std::net::IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        names.push(GeneralName::IpAddress(
+            OctetString::new(octets).map_err(|e| PkiError::invalid("iPAddress", e.to_string()))?,
+        ));
+    }
+    ext(oids::ID_CE_SUBJECT_ALT_NAME, false, &SubjectAltName(names))
+}
+
 /// subjectKeyIdentifier (§4.2.1.2), not critical.
 pub fn subject_key_identifier(id: &[u8]) -> Result<Extension> {
     let os =

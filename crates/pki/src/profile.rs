@@ -450,6 +450,67 @@ pub fn ocsp_signer_template(
     })
 }
 
+/// The longest life of the self-signed TLS server certificate of `cachet serve`'s https
+/// listener (a year and a day; it is regenerated when it expires).
+pub const MAX_TLS_SERVER_DAYS: u32 = 366;
+
+/// The self-signed TLS server certificate of Cachet's own HTTPS listener (EST, RFC 7030
+/// §3.3.1, needs TLS). The S/MIME issuing CA must not issue it (S/MIME BR §7.1.2.2 limit the
+/// issuing CA to emailProtection), so it signs itself and clients pin it (`curl --cacert`):
+/// basicConstraints cA FALSE (critical), keyUsage digitalSignature (critical; plus
+/// keyEncipherment for RSA key transport in TLS 1.2), extKeyUsage serverAuth, subjectAltName
+/// with `dns` and `ips` (RFC 6125: clients match these, not the CN), SKI, and AKI = SKI so
+/// OpenSSL recognises it as self-signed. At most [`MAX_TLS_SERVER_DAYS`] long.
+pub fn tls_server_template(
+    subject_der: Vec<u8>,
+    spki_der: Vec<u8>,
+    serial: Vec<u8>,
+    not_before: UnixTime,
+    not_after: UnixTime,
+    dns: &[&str],
+    ips: &[std::net::IpAddr],
+) -> Result<CertificateTemplate> {
+    let kt = KeyType::of_spki(&spki_der)?;
+    if !kt.can_sign() {
+        return Err(PkiError::ProfileMismatch(format!(
+            "a {kt} key cannot sign TLS handshakes"
+        )));
+    }
+    if not_after <= not_before || not_after - not_before > u64::from(MAX_TLS_SERVER_DAYS) * DAY {
+        return Err(PkiError::invalid(
+            "validity",
+            format!("a TLS server certificate is valid for at most {MAX_TLS_SERVER_DAYS} days"),
+        ));
+    }
+    if dns.is_empty() && ips.is_empty() {
+        return Err(PkiError::invalid(
+            "subjectAltName",
+            "a TLS server certificate needs at least one host name or address",
+        ));
+    }
+    let ku = if kt.is_rsa() {
+        KeyUsages::DigitalSignature | KeyUsages::KeyEncipherment
+    } else {
+        KeyUsages::DigitalSignature.into()
+    };
+    let ski = ext::key_identifier(&spki_der)?;
+    Ok(CertificateTemplate {
+        serial,
+        subject_der,
+        spki_der,
+        not_before,
+        not_after,
+        extensions: vec![
+            ext::basic_constraints(false, None)?,
+            ext::key_usage(ku)?,
+            ext::ext_key_usage(&[const_oid::db::rfc5280::ID_KP_SERVER_AUTH])?,
+            ext::subject_alt_name_hosts(dns, ips)?,
+            ext::subject_key_identifier(&ski)?,
+            ext::authority_key_identifier(&ski)?,
+        ],
+    })
+}
+
 /// A request for a subscriber certificate.
 #[derive(Debug, Clone)]
 pub struct SubscriberRequest<'a> {
@@ -603,5 +664,84 @@ mod tests {
         assert!(!Profile::Dual.allows_key_type(KeyType::Ed25519));
         assert!(!Profile::Signing.allows_key_type(KeyType::X25519));
         assert!(!Profile::Encryption.allows_key_type(KeyType::Ed25519));
+    }
+
+    #[test]
+    fn tls_server_certificate_is_self_signed_for_server_auth() {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let key = cachet_crypto::PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let spki = key.public_key_der().to_vec();
+        let subject = NameBuilder::new()
+            .common_name("pki.example.com")
+            .unwrap()
+            .to_der()
+            .unwrap();
+        let ips = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+        let t = tls_server_template(
+            subject.clone(),
+            spki.clone(),
+            vec![0x42; 16],
+            1_700_000_000,
+            1_700_000_000 + 365 * DAY,
+            &["pki.example.com", "localhost"],
+            &ips,
+        )
+        .unwrap();
+        let der = crate::issue::sign_certificate(&t, &subject, &key).unwrap();
+        let cert = ParsedCertificate::from_der(&der).unwrap();
+        cert.verify_signature(&spki).unwrap();
+        assert!(!cert.is_ca().unwrap());
+        let (critical, eku) = cert.ext_key_usage().unwrap().unwrap();
+        assert!(!critical);
+        assert_eq!(eku.0, vec![const_oid::db::rfc5280::ID_KP_SERVER_AUTH]);
+        let (_, ku) = cert.key_usage().unwrap().unwrap();
+        assert_eq!(
+            ku.0.bits(),
+            FlagSet::from(KeyUsages::DigitalSignature).bits()
+        );
+        let (_, san) = cert.subject_alt_name().unwrap().unwrap();
+        use x509_cert::ext::pkix::name::GeneralName;
+        let dns: Vec<String> = san
+            .0
+            .iter()
+            .filter_map(|g| match g {
+                GeneralName::DnsName(d) => Some(d.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dns, ["pki.example.com", "localhost"]);
+        let ip_lens: Vec<usize> = san
+            .0
+            .iter()
+            .filter_map(|g| match g {
+                GeneralName::IpAddress(o) => Some(o.as_bytes().len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ip_lens, [4, 16]);
+        assert_eq!(
+            cert.subject_key_id().unwrap(),
+            cert.authority_key_id().unwrap()
+        );
+
+        // Too long, no names, a key that cannot sign: refused.
+        let too_long = 1_700_000_000 + u64::from(MAX_TLS_SERVER_DAYS + 1) * DAY;
+        let args = |na, dns: &[&str], spki: Vec<u8>| {
+            tls_server_template(subject.clone(), spki, vec![1], 1_700_000_000, na, dns, &[])
+        };
+        assert!(args(too_long, &["localhost"], spki.clone()).is_err());
+        assert!(args(1_700_000_000 + DAY, &[], spki.clone()).is_err());
+        let x = cachet_crypto::PrivateKey::generate(KeyType::X25519).unwrap();
+        assert!(
+            args(
+                1_700_000_000 + DAY,
+                &["localhost"],
+                x.public_key_der().to_vec()
+            )
+            .is_err()
+        );
     }
 }

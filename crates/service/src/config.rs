@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 /// `cachet serve`": unprivileged ports).
 pub const DEFAULT_LISTEN: &[(&str, &str)] = &[
     ("http", "0.0.0.0:8080"),
+    ("https", "0.0.0.0:8443"),
     ("smtp", "0.0.0.0:2525"),
     ("submission", "0.0.0.0:2587"),
     ("imap", "0.0.0.0:2143"),
@@ -209,10 +210,11 @@ pub const TEMPLATE: &str = r#"# cachet.toml — settings of `cachet serve` and o
 # database_url = "postgres://cachet:secret@db.example.com/cachet"
 
 [listen]
-# http = "0.0.0.0:8080"        # CRL, CA certificates, OCSP, /certs lookup, REST API, EST
+# http = "0.0.0.0:8080"        # CRL, CA certificates, OCSP, /certs lookup, REST API
+# https = "0.0.0.0:8443"       # the same over TLS, plus EST enrollment (RFC 7030)
 # ldap = "0.0.0.0:2389"
 
-# [tls]                          # TLS on every listener (EST needs it)
+# [tls]                          # the https certificate (default: a self-signed one in tls/)
 # certificate = "/etc/cachet/server.pem"
 # key = "/etc/cachet/server.key"
 

@@ -104,12 +104,52 @@ impl Cachet {
         actor: &str,
         now: u64,
     ) -> Result<Issued> {
+        self.est_enroll_as(kek, email, csr, label, op, policy, actor, now, None)
+            .await
+    }
+
+    /// As [`Cachet::est_enroll`], for a request authenticated by the TLS client certificate
+    /// `client_certificate` (DER). A re-enrollment then renews *that* certificate (RFC 7030
+    /// §4.2.2: the certificate being renewed or rekeyed is the client's), when it is a
+    /// current certificate of the account: without a label its profile is kept, and it is
+    /// the one marked superseded. Otherwise (another profile by label, or Basic
+    /// authentication) the account's newest current certificate of the profile is.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn est_enroll_as(
+        &self,
+        kek: &Kek,
+        email: &str,
+        csr: &[u8],
+        label: Option<&str>,
+        op: EstOperation,
+        policy: &EnrollmentPolicy,
+        actor: &str,
+        now: u64,
+        client_certificate: Option<&[u8]>,
+    ) -> Result<Issued> {
         let email = normalize_email(email)?;
         match self.store.account(&email).await? {
             Some(a) if a.state == AccountState::Active => {}
             _ => return Err(ServiceError::UnknownAccount(email)),
         }
-        let profile = est_profile(label, op, self.recovery_enabled())?;
+        // The client's own certificate, when it is a current one of this account.
+        let renewing = match (op, client_certificate) {
+            (EstOperation::Reenroll, Some(der)) => match ParsedCertificate::from_der(der) {
+                Ok(c) => self
+                    .store
+                    .certificate(&c.serial_hex())
+                    .await?
+                    .filter(|r| r.der == der && r.email.eq_ignore_ascii_case(&email)),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let profile = match (&renewing, label) {
+            (Some(r), None) => r.profile.parse::<Profile>().map_err(|_| {
+                ServiceError::Invalid(format!("certificate {} has no known profile", r.serial))
+            })?,
+            _ => est_profile(label, op, self.recovery_enabled())?,
+        };
         let key = match op {
             EstOperation::ServerKeygen => {
                 // The CSR still has to be well formed, signed and for this mailbox.
@@ -123,7 +163,7 @@ impl Cachet {
             }
             EstOperation::Enroll | EstOperation::Reenroll => KeySource::Csr {
                 bytes: csr.to_vec(),
-                source: "the EST request".into(),
+                source: "in the EST request".into(),
             },
         };
         let previous = if op == EstOperation::Reenroll {
@@ -139,7 +179,14 @@ impl Cachet {
                         && (c.not_after as u64) > now
                 })
                 .collect();
-            match current.into_iter().next_back() {
+            let own = renewing
+                .as_ref()
+                .and_then(|r| current.iter().position(|c| c.serial == r.serial));
+            let chosen = match own {
+                Some(i) => current.into_iter().nth(i),
+                None => current.into_iter().next_back(),
+            };
+            match chosen {
                 Some(c) => Some(c),
                 None => {
                     return Err(ServiceError::Invalid(format!(

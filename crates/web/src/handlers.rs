@@ -18,8 +18,25 @@ use std::sync::Arc;
 /// The router over `state`: the publication routes, lookup, health and metrics, with
 /// request counting and the body limit.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/crl/{file}", get(crl))
+    routes(state, false)
+}
+
+/// The router of the https listener: [`router`] plus EST under `/.well-known/est/`
+/// (RFC 7030 §3.2.2; [`crate::est`]), which is served only over TLS. Serve it with
+/// `into_make_service_with_connect_info::<crate::tls::TlsPeer>()` so that TLS client
+/// certificates reach the EST handlers.
+pub fn tls_router(state: Arc<AppState>) -> Router {
+    routes(state, true)
+}
+
+fn routes(state: Arc<AppState>, est: bool) -> Router {
+    let r = Router::new();
+    let r = if est {
+        r.merge(crate::est::routes())
+    } else {
+        r
+    };
+    r.route("/crl/{file}", get(crl))
         .route("/ca/{file}", get(ca_certificate))
         .route("/ocsp", axum::routing::post(ocsp_post))
         .route("/ocsp/{*request}", get(ocsp_get))
@@ -47,7 +64,7 @@ async fn count(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Resp
     resp
 }
 
-fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+pub(crate) fn text(status: StatusCode, msg: impl Into<String>) -> Response {
     let mut m = msg.into();
     m.push('\n');
     (
@@ -66,7 +83,7 @@ fn json_error(status: StatusCode, msg: impl Into<String>) -> Response {
 /// A failure of the service: the caller's fault is 4xx with the service's sentence, any
 /// other is logged and answered 500 (or 503 when the database cannot be reached) without
 /// internal detail.
-fn service_failure(e: &ServiceError, json: bool) -> Response {
+pub(crate) fn service_failure(e: &ServiceError, json: bool) -> Response {
     let (status, msg) = if e.is_input_error() {
         (StatusCode::BAD_REQUEST, e.to_string())
     } else {
@@ -88,6 +105,12 @@ fn service_failure(e: &ServiceError, json: bool) -> Response {
 }
 
 async fn not_found(uri: OriginalUri) -> Response {
+    if uri.path().starts_with("/.well-known/est/") {
+        return text(
+            StatusCode::NOT_FOUND,
+            "EST (RFC 7030) is served only over TLS: use the https listener (default port 8443)",
+        );
+    }
     text(
         StatusCode::NOT_FOUND,
         format!(

@@ -3,18 +3,21 @@
 //! caIssuers of RFC 5280 §4.2.2.1, `application/pkix-cert`), the OCSP responder (RFC 6960,
 //! POST and the GET form of Appendix A.1), the HTTPS certificate lookup of a mailbox, a
 //! health check and Prometheus metrics. [`router`] builds the axum `Router` that
-//! `cachet serve` runs.
+//! `cachet serve` runs on its http listener; [`tls_router`] adds EST enrollment (RFC 7030,
+//! [`est`]) for the https listener, whose TLS side ([`tls`]) is here too.
 //!
 //! This crate is an adapter: every decision (when a CRL is stale, what an OCSP response
 //! says, which certificates are current) is made by `cachet-service`; here requests are
 //! parsed, answers cached in memory and encoded. It does not bind sockets or install signal
-//! handlers (the `cachet serve` command does), and does not yet hold the REST API, EST/ACME
-//! enrollment or the portal pages that DESIGN.md assigns to it.
+//! handlers (the `cachet serve` command does), and does not yet hold ACME enrollment or the
+//! portal pages that DESIGN.md assigns to it.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod est;
 mod handlers;
 pub mod metrics;
+pub mod tls;
 
 use cachet_service::config::EnrollmentPolicy;
 use cachet_service::{Cachet, Kek, ServiceError};
@@ -23,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-pub use handlers::router;
+pub use handlers::{router, tls_router};
 
 /// The clock: seconds since the Unix epoch. Injected so tests can pin and move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
