@@ -187,6 +187,9 @@ const ACCOUNTS_AND_PUBLICATION: &[&str] = &[
     "ALTER TABLE certificates ADD COLUMN superseded_by TEXT",
     "ALTER TABLE certificates ADD COLUMN superseded_at INTEGER",
     "CREATE INDEX certificates_live ON certificates(not_after) WHERE revoked_at IS NULL AND superseded_by IS NULL",
+    // Lookups match addresses case-insensitively (`lower(email) = lower($1)`): without this
+    // expression index each /certs request would scan every certificate.
+    "CREATE INDEX certificates_by_lower_email ON certificates(lower(email))",
     // Bearer tokens of the REST API. The token is `cachet_<id>_<secret>`; only the SHA-256
     // of the secret is kept, so a stolen database yields no usable token.
     "CREATE TABLE api_tokens (
