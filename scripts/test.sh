@@ -18,6 +18,8 @@ declare -A debs=(
   [gpgsm]=gpgsm
   [gpg-agent]=gpg-agent
   [gpgconf]=gpgconf
+  # gpgsm finds certificates in the LDAP directory through dirmngr (crates/cli/tests/directory.rs).
+  [dirmngr]=dirmngr
   [python3]=python3
   # GNU time measures the peak memory of large-message runs (crates/cli/tests/smime_large.rs).
   [/usr/bin/time]=time
@@ -58,6 +60,11 @@ if [ ! -x "$venv/bin/lint_cabf_smime_cert" ]; then
   echo "== installing pkilint into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check pkilint
+fi
+# Python ldap3 pages through the LDAP directory (crates/cli/tests/directory.rs).
+if ! "$venv/bin/python" -c 'import ldap3' >/dev/null 2>&1; then
+  echo "== installing ldap3 into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check ldap3==2.9.1
 fi
 export PATH="$PWD/$venv/bin:$PATH"
 

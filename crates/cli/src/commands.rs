@@ -340,6 +340,15 @@ pub(crate) async fn open(data: &DataArg) -> Result<Cachet> {
     Ok(Cachet::open(&DataDir::new(&data.dir)).await?)
 }
 
+/// Opens the data directory with settings already read (`--config FILE`), whose
+/// `database_url` chooses the database.
+pub(crate) async fn open_configured(
+    data: &DataArg,
+    config: &cachet_service::config::Config,
+) -> Result<Cachet> {
+    Ok(Cachet::open_with(&DataDir::new(&data.dir), config).await?)
+}
+
 pub(crate) async fn unlock(c: &Cachet, u: &UnlockArg) -> Result<cachet_service::Kek> {
     let pass = match &u.passphrase_file {
         Some(p) => Some(read_password(p, "passphrase file")?),

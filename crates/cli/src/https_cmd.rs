@@ -119,19 +119,7 @@ pub(crate) async fn start(
         }
         Err(e) => return Err(CliError(format!("cannot listen on {addr} for https: {e}"))),
     };
-    let (chain, key, path, origin) = match configured {
-        Some(c) => (c.chain, c.key, c.path, "[tls] certificate"),
-        None => {
-            let (chain, key, path, made) =
-                self_signed(&data.dir, state.cachet().base_url(), crate::io::now())?;
-            let origin = if made {
-                "made a self-signed certificate"
-            } else {
-                "self-signed certificate"
-            };
-            (chain, key, path, origin)
-        }
-    };
+    let (chain, key, path, origin) = identity(&data.dir, configured, state.cachet().base_url())?;
     let hints: Vec<Vec<u8>> = match state.cachet().chain().await {
         Ok(cas) => cas
             .first()
@@ -165,6 +153,37 @@ pub(crate) async fn start(
             .await
     });
     Ok(Some(Https { stop, task }))
+}
+
+/// A TLS listener's chain (DER, leaf first), PKCS#8 key, certificate path and origin.
+pub(crate) type ServedIdentity = (
+    Vec<Vec<u8>>,
+    zeroize::Zeroizing<Vec<u8>>,
+    PathBuf,
+    &'static str,
+);
+
+/// The certificate chain, key, certificate path and origin ("[tls] certificate", "made a
+/// self-signed certificate", "self-signed certificate") that every TLS listener serves:
+/// `configured` (the `[tls]` files) when given, else the self-signed one in `DATA/tls/`
+/// (made when missing or due). The ldap listener's StartTLS and LDAPS use it too.
+pub(crate) fn identity(
+    data: &Path,
+    configured: Option<Configured>,
+    base_url: &str,
+) -> Result<ServedIdentity> {
+    Ok(match configured {
+        Some(c) => (c.chain, c.key, c.path, "[tls] certificate"),
+        None => {
+            let (chain, key, path, made) = self_signed(data, base_url, crate::io::now())?;
+            let origin = if made {
+                "made a self-signed certificate"
+            } else {
+                "self-signed certificate"
+            };
+            (chain, key, path, origin)
+        }
+    })
 }
 
 impl Https {

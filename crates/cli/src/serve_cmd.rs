@@ -12,7 +12,7 @@
 //! picks a free one), and stops cleanly on SIGINT or SIGTERM: no new connections, requests
 //! in flight finished (for at most [`DRAIN`]), the database closed.
 
-use crate::commands::{DataArg, UnlockArg, open, unlock};
+use crate::commands::{DataArg, UnlockArg, unlock};
 use crate::io::{CliError, Result};
 use cachet_service::config::{Config, DEFAULT_LISTEN, service_names};
 use clap::Args;
@@ -25,7 +25,7 @@ use std::time::Duration;
 pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// The services this release can run.
-const AVAILABLE: &[&str] = &["http", "https", "ldap"];
+const AVAILABLE: &[&str] = &["http", "https", "ldap", "ldaps"];
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
@@ -37,7 +37,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Where a service listens, e.g. http=127.0.0.1:8080 (port 0: any free port);
-    /// repeatable; wins over cachet.toml. Services: http, https, smtp, submission, imap, pop3, ldap.
+    /// repeatable; wins over cachet.toml. Services: http, https, smtp, submission, imap, pop3, ldap, ldaps.
     #[arg(long = "listen", value_name = "SERVICE=ADDR")]
     listen: Vec<String>,
     /// How often the renewal scheduler looks for certificates past their renewal point
@@ -54,17 +54,14 @@ async fn renewal_scheduler(state: Arc<cachet_web::AppState>, every: Duration) {
     loop {
         tick.tick().await;
         let now = crate::io::now();
-        match state
-            .cachet()
-            .renew_due(
-                state.kek(),
-                state.policy(),
-                "cachet-serve:renewal",
-                now,
-                10_000,
-            )
-            .await
-        {
+        let run = state.cachet().renew_due(
+            state.kek(),
+            state.policy(),
+            "cachet-serve:renewal",
+            now,
+            10_000,
+        );
+        match cachet_web::cpu_bound(run).await {
             Ok(r) if r.renewed.is_empty() && r.failed.is_empty() => {}
             Ok(r) => {
                 tracing::info!(
@@ -173,7 +170,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
     };
 
     init_logging();
-    let cachet = open(&args.data).await?;
+    let cachet = crate::commands::open_configured(&args.data, &config).await?;
     let kek = match unlock(&cachet, &args.unlock).await {
         Ok(k) => k,
         Err(e) => {
@@ -217,7 +214,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
 
     let stopping = Arc::new(tokio::sync::Notify::new());
     let notify = stopping.clone();
-    let app = cachet_web::router(state.clone());
+    // The REST API rides on plain HTTP only on loopback (a proxy on the same host may add
+    // TLS); elsewhere it is served by the https listener.
+    let api_on_http = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let app = cachet_web::router(state.clone(), api_on_http);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let sig = stop_signal().await;
         eprintln!("cachet: {sig} received: finishing the requests in flight and stopping");

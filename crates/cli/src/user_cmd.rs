@@ -3,7 +3,7 @@
 //! (mode 0600), prints (`--json` too), shows progress on a terminal, and parses the CSV of a
 //! bulk import.
 
-use crate::commands::{DataArg, UnlockArg, open, print_json, unlock};
+use crate::commands::{DataArg, UnlockArg, open, open_configured, print_json, unlock};
 use crate::io::{CliError, Result, actor, create_new, fill, now, read_file, read_password};
 use cachet_pki::time::rfc3339;
 use cachet_service::ServiceError;
@@ -177,13 +177,74 @@ fn account_json(a: &AccountRecord) -> serde_json::Value {
 }
 
 fn default_p12(email: &str) -> PathBuf {
-    PathBuf::from(format!("{email}.p12"))
+    PathBuf::from(p12_file_name(email))
+}
+
+/// `EMAIL.p12` with every character other than letters, digits and `@ . _ + -` replaced by
+/// `_`: a local part may hold `/`, which must not pick another directory.
+fn p12_file_name(email: &str) -> String {
+    let safe: String = email
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@._+-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.p12")
 }
 
 /// Writes the PKCS#12 (never over an existing file) and prints where, and the password.
-fn hand_over(bundle: &KeyBundle, path: &Path, json: bool, extra: serde_json::Value) -> Result<()> {
-    let mut f = create_new(path, true)?;
-    fill(&mut f, path, &bundle.pkcs12)?;
+/// The file a PKCS#12 goes to, created empty (mode 0600, never over an existing file)
+/// before the keys exist: a path that cannot be written fails before anything is stored.
+/// Removed again if the keys never come.
+struct KeyFile {
+    file: Option<std::fs::File>,
+    path: PathBuf,
+}
+
+impl KeyFile {
+    fn reserve(path: PathBuf) -> Result<KeyFile> {
+        if path.exists() {
+            return Err(CliError(format!(
+                "{} already exists: choose another file with --p12 (a key file is never overwritten)",
+                path.display()
+            )));
+        }
+        let file = create_new(&path, true)?;
+        Ok(KeyFile {
+            file: Some(file),
+            path,
+        })
+    }
+
+    fn fill(mut self, bytes: &[u8]) -> Result<PathBuf> {
+        let mut f = self
+            .file
+            .take()
+            .ok_or_else(|| CliError(format!("{} was already written", self.path.display())))?;
+        fill(&mut f, &self.path, bytes)?;
+        Ok(std::mem::take(&mut self.path))
+    }
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn hand_over(
+    bundle: &KeyBundle,
+    file: KeyFile,
+    json: bool,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let path = file.fill(&bundle.pkcs12)?;
     if json {
         let mut v = extra;
         v["pkcs12"] = json!(path.display().to_string());
@@ -198,7 +259,7 @@ fn hand_over(bundle: &KeyBundle, path: &Path, json: bool, extra: serde_json::Val
     }
 }
 
-fn print_enrolled(e: &Enrolled, p12: &Path, json: bool, now: u64) -> Result<()> {
+fn print_enrolled(e: &Enrolled, p12: KeyFile, json: bool, now: u64) -> Result<()> {
     let certs: Vec<serde_json::Value> = e
         .certificates
         .iter()
@@ -242,16 +303,6 @@ fn password_from(file: Option<&Path>) -> Result<Option<Zeroizing<String>>> {
     Ok(Some(Zeroizing::new(s.to_string())))
 }
 
-fn check_p12_target(path: &Path) -> Result<()> {
-    if path.exists() {
-        return Err(CliError(format!(
-            "{} already exists: choose another file with --p12 (a key file is never overwritten)",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Runs `cachet user …`.
 pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
     match command {
@@ -263,10 +314,10 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
             common,
         } => {
             let p12 = p12.unwrap_or_else(|| default_p12(&email));
-            check_p12_target(&p12)?;
+            let p12 = KeyFile::reserve(p12)?;
             let config = common.config.load(&common.data)?;
             let password = password_from(password_file.as_deref())?;
-            let c = open(&common.data).await?;
+            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
             let kek = unlock(&c, &common.unlock).await?;
             let t = now();
             let enrolled = c
@@ -282,7 +333,7 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
                     t,
                 )
                 .await?;
-            print_enrolled(&enrolled, &p12, common.json, t)?;
+            print_enrolled(&enrolled, p12, common.json, t)?;
             c.store().close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -354,15 +405,15 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
         UserCommand::Remove { email, common } => close(&email, &common, true).await,
         UserCommand::Enable { email, p12, common } => {
             let p12 = p12.unwrap_or_else(|| default_p12(&email));
-            check_p12_target(&p12)?;
+            let p12 = KeyFile::reserve(p12)?;
             let config = common.config.load(&common.data)?;
-            let c = open(&common.data).await?;
+            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
             let kek = unlock(&c, &common.unlock).await?;
             let t = now();
             let enrolled = c
                 .enable_account(&kek, &email, &config.enrollment, &actor(), t)
                 .await?;
-            print_enrolled(&enrolled, &p12, common.json, t)?;
+            print_enrolled(&enrolled, p12, common.json, t)?;
             c.store().close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -373,7 +424,7 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
             common,
         } => {
             let password = password_from(password_file.as_deref())?;
-            let c = open(&common.data).await?;
+            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
             let kek = unlock(&c, &common.unlock).await?;
             c.set_account_password(
                 &kek,
@@ -395,14 +446,14 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
         }
         UserCommand::Keys { email, p12, common } => {
             let p12 = p12.unwrap_or_else(|| default_p12(&email));
-            check_p12_target(&p12)?;
-            let c = open(&common.data).await?;
+            let p12 = KeyFile::reserve(p12)?;
+            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
             let kek = unlock(&c, &common.unlock).await?;
             let bundle = c.collect_keys(&kek, &email, &actor(), now()).await?;
             c.store().close().await;
             match bundle {
                 Some(b) => {
-                    hand_over(&b, &p12, common.json, json!({"email": email}))?;
+                    hand_over(&b, p12, common.json, json!({"email": email}))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Err(CliError(format!(
@@ -433,7 +484,7 @@ pub(crate) async fn renew(
         None => now(),
     };
     let config = config.load(data)?;
-    let c = open(data).await?;
+    let c = open_configured(data, &config).await?;
     let kek = unlock(&c, u).await?;
     let report = c
         .renew_due(&kek, &config.enrollment, &actor(), t, limit)
@@ -466,7 +517,7 @@ pub(crate) async fn renew(
 }
 
 async fn close(email: &str, common: &Common, remove: bool) -> Result<ExitCode> {
-    let c = open(&common.data).await?;
+    let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
     let kek = unlock(&c, &common.unlock).await?;
     let revoked = if remove {
         c.remove_account(&kek, email, &actor(), now()).await?
@@ -624,7 +675,7 @@ async fn import(
         None => None,
     };
     let config = common.config.load(&common.data)?;
-    let c = open(&common.data).await?;
+    let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
     let kek = unlock(&c, &common.unlock).await?;
     let enroller = c.enroller(&kek).await?;
     let delivery = if out_dir.is_some() {
@@ -652,29 +703,43 @@ async fn import(
         let t = now();
         let prepared = prepare_parallel(&enroller, &todo, &config, delivery, &who, t, threads);
         let mut ready: Vec<PreparedAccount> = Vec::new();
-        let mut ready_lines = Vec::new();
+        // Per stored account: its line and, with --out-dir, the file made for its keys
+        // *before* the account is committed, so that no committed key lacks a place to go.
+        let mut ready_rows = Vec::new();
         for (r, p) in todo.iter().zip(prepared) {
-            match p {
-                Ok(p) => {
-                    ready_lines.push(r.line);
-                    ready.push(p);
-                }
+            let p = match p {
+                Ok(p) => p,
                 Err(e) => {
                     failed.push((r.line, r.account.email.clone(), e.to_string()));
                     bar.inc(1);
+                    continue;
                 }
-            }
+            };
+            let file = match out_dir {
+                Some(dir) => {
+                    let path = dir.join(p12_file_name(p.email()));
+                    match create_new(&path, true) {
+                        Ok(f) => Some((f, path)),
+                        Err(e) => {
+                            failed.push((r.line, r.account.email.clone(), e.0));
+                            bar.inc(1);
+                            continue;
+                        }
+                    }
+                }
+                None => None,
+            };
+            ready_rows.push((r.line, file));
+            ready.push(p);
         }
-        for (line, result) in ready_lines.into_iter().zip(enroller.store(ready).await?) {
+        for ((line, file), result) in ready_rows.into_iter().zip(enroller.store(ready).await?) {
             bar.inc(1);
             match result {
                 Ok(enrolled) => {
                     created += 1;
-                    if let (Some(dir), Some(bundle), Some((f, path))) =
-                        (out_dir, &enrolled.keys, passwords.as_mut())
+                    if let (Some((mut out, p12)), Some(bundle), Some((f, path))) =
+                        (file, &enrolled.keys, passwords.as_mut())
                     {
-                        let p12 = dir.join(format!("{}.p12", enrolled.account.email));
-                        let mut out = create_new(&p12, true)?;
                         fill(&mut out, &p12, &bundle.pkcs12)?;
                         use std::io::Write as _;
                         writeln!(
@@ -688,11 +753,16 @@ async fn import(
                         .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
                     }
                 }
-                Err(ServiceError::Invalid(msg)) if msg.ends_with("already exists") => {
-                    skipped += 1;
-                }
                 Err(e) => {
-                    failed.push((line, String::new(), e.to_string()));
+                    if let Some((_, p12)) = file {
+                        let _ = std::fs::remove_file(p12);
+                    }
+                    match e {
+                        ServiceError::Invalid(msg) if msg.ends_with("already exists") => {
+                            skipped += 1;
+                        }
+                        e => failed.push((line, String::new(), e.to_string())),
+                    }
                 }
             }
         }

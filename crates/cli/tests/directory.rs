@@ -31,6 +31,11 @@ fn require_tools() {
 
 /// A data directory with Alice (with an LDAP password) and the server running on it.
 fn setup(dir: &Path) -> (Server, String, String) {
+    setup_with(dir, &[])
+}
+
+/// [`setup`], with more arguments for `cachet serve`.
+fn setup_with(dir: &Path, extra: &[&str]) -> (Server, String, String) {
     cachet(dir, &["init", "--domain", "example.test"]).ok();
     write(dir, "pw", format!("{PASSWORD}\n"));
     cachet(
@@ -48,15 +53,14 @@ fn setup(dir: &Path) -> (Server, String, String) {
         ],
     )
     .ok();
-    let (mut server, http) = Server::start(
-        dir,
-        &[
-            "--listen",
-            "http=127.0.0.1:0",
-            "--listen",
-            "ldap=127.0.0.1:0",
-        ],
-    );
+    let mut args = vec![
+        "--listen",
+        "http=127.0.0.1:0",
+        "--listen",
+        "ldap=127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let (mut server, http) = Server::start(dir, &args);
     let ldap = server.wait_for("cachet: ldap listening on ");
     (server, http, ldap)
 }
@@ -476,4 +480,435 @@ fn hostile_input_closes_only_its_own_connection() {
         &buf[..n]
     );
     assert!(buf[..n].contains(&0x61), "{:?}", &buf[..n]);
+}
+
+#[test]
+fn with_anonymous_read_off_only_bound_accounts_search() {
+    require_tools();
+    let tmp = scratch();
+    let dir = tmp.path();
+    write(
+        dir,
+        "closed.toml",
+        "[directory]\nanonymous_read = false\nsize_limit = 100\n",
+    );
+    let (_server, _http, ldap) = setup_with(dir, &["--config", "closed.toml"]);
+
+    // Anonymous: insufficientAccessRights (50), with or without an explicit anonymous bind.
+    let r = ldapsearch(
+        dir,
+        &ldap,
+        &["-b", BASE, "(mail=alice@example.test)", "1.1"],
+    );
+    assert_eq!(r.code, 50, "{} {}", r.stdout, r.stderr);
+    assert!(dns(&r.stdout).is_empty(), "{}", r.stdout);
+    let r = ldapsearch(
+        dir,
+        &ldap,
+        &["-D", "", "-w", "", "-b", BASE, "(cn=*)", "1.1"],
+    );
+    assert_eq!(r.code, 50, "{} {}", r.stdout, r.stderr);
+
+    // The root DSE stays readable, so clients can still discover the naming context.
+    let r = ldapsearch(dir, &ldap, &["-s", "base", "-b", "", "namingContexts"]).ok();
+    assert!(
+        r.stdout.contains("namingContexts: dc=example,dc=test"),
+        "{}",
+        r.stdout
+    );
+
+    // Bound as Alice, by DN or by mailbox: found, with her certificates.
+    for name in [ALICE_DN, "alice@example.test"] {
+        let r = ldapsearch(
+            dir,
+            &ldap,
+            &[
+                "-D",
+                name,
+                "-w",
+                PASSWORD,
+                "-b",
+                BASE,
+                "(mail=alice@example.test)",
+                "mail",
+                "userCertificate;binary",
+            ],
+        )
+        .ok();
+        assert_eq!(dns(&r.stdout), vec![ALICE_DN], "{name}");
+        assert!(
+            !value_files(&r.stdout, "userCertificate;binary").is_empty(),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+/// The one `fpr:` (SHA-1 fingerprint) of gpgsm's `--with-colons` record that follows the
+/// `crt:` line holding `serial`.
+fn gpgsm_fingerprint(colons: &str, serial: &str) -> Option<String> {
+    let mut in_cert = false;
+    for line in colons.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        match fields.first() {
+            Some(&"crt") => {
+                in_cert = fields
+                    .get(7)
+                    .is_some_and(|s| s.eq_ignore_ascii_case(serial))
+            }
+            Some(&"fpr") if in_cert => return fields.get(9).map(|f| f.to_string()),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[test]
+fn gpgsm_finds_alice_through_dirmngr_and_encrypts_to_her() {
+    use common::gpgsm::Gpgsm;
+    require_tools();
+    require("gpgsm", "apt-get install gpgsm");
+    require("dirmngr", "apt-get install dirmngr");
+    require("gpg-agent", "apt-get install gpg-agent");
+    require("gpgconf", "apt-get install gpgconf");
+    let tmp = scratch();
+    let dir = tmp.path();
+    cachet(dir, &["init", "--domain", "example.test"]).ok();
+    // gpgsm 2.2 does not encrypt to EC key-agreement certificates (pinned in
+    // smime_gpgsm_interop.rs): Alice's encryption key is RSA.
+    let toml = dir.join("cachet-data/cachet.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text.replacen(
+        "# encryption_key_type = \"ecdsa-p256\"",
+        "encryption_key_type = \"rsa-2048\"",
+        1,
+    );
+    assert!(
+        text.contains("\nencryption_key_type = \"rsa-2048\""),
+        "{text}"
+    );
+    std::fs::write(&toml, text).unwrap();
+    let added = cachet(
+        dir,
+        &[
+            "user",
+            "add",
+            "alice@example.test",
+            "--name",
+            "Alice Liddell",
+            "--p12",
+            "alice.p12",
+            "--json",
+        ],
+    )
+    .ok();
+    let v: serde_json::Value = serde_json::from_str(&added.stdout).unwrap();
+    let p12_password = v["pkcs12_password"].as_str().unwrap().to_string();
+    write(dir, "p12.pw", format!("{p12_password}\n"));
+    let (_issuing, _root) = write_chain(dir);
+    let (mut server, _http) = Server::start(
+        dir,
+        &[
+            "--listen",
+            "http=127.0.0.1:0",
+            "--listen",
+            "ldap=127.0.0.1:0",
+        ],
+    );
+    let ldap = server.wait_for("cachet: ldap listening on ");
+    let (host, port) = ldap.rsplit_once(':').unwrap();
+
+    // The encryption certificate's serial, as the directory serves it.
+    let mut serials = Vec::new();
+    let r = ldapsearch(
+        dir,
+        &ldap,
+        &[
+            "-b",
+            BASE,
+            "(mail=alice@example.test)",
+            "userCertificate;binary",
+        ],
+    )
+    .ok();
+    for f in value_files(&r.stdout, "userCertificate;binary") {
+        let t = run_in(
+            dir,
+            "openssl",
+            &[
+                "x509", "-inform", "DER", "-in", &f, "-noout", "-serial", "-text",
+            ],
+        )
+        .ok();
+        let serial = t
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("serial="))
+            .unwrap()
+            .to_string();
+        serials.push((serial, t.stdout.contains("rsaEncryption")));
+    }
+    let rsa_serial = serials
+        .iter()
+        .find(|(_, rsa)| *rsa)
+        .map(|(s, _)| s.clone())
+        .unwrap_or_else(|| panic!("no RSA certificate for Alice: {serials:?}"));
+
+    // gpgsm asks dirmngr, which asks the directory (an `ldapserver` line: host, port, no
+    // bind name or password, the naming context, no TLS).
+    let g = Gpgsm::new(dir);
+    let home = dir.join("gnupg");
+    std::fs::write(home.join("gpgsm.conf"), "disable-crl-checks\n").unwrap();
+    std::fs::write(
+        home.join("dirmngr.conf"),
+        format!("ldapserver ldap:{host}:{port}:::{BASE}:plain\nldaptimeout 30\n"),
+    )
+    .unwrap();
+    let r = g.run(
+        &[
+            "--with-colons",
+            "--list-external-keys",
+            "alice@example.test",
+        ],
+        "",
+    );
+    assert_eq!(
+        r.code, 0,
+        "gpgsm --list-external-keys: {} {}",
+        r.stdout, r.stderr
+    );
+    let fpr = gpgsm_fingerprint(&r.stdout, &rsa_serial).unwrap_or_else(|| {
+        panic!(
+            "dirmngr did not find Alice's encryption certificate {rsa_serial}: {}\n{}",
+            r.stdout, r.stderr
+        )
+    });
+    assert!(r.stdout.contains("<alice@example.test>"), "{}", r.stdout);
+
+    // Import what was found, trust the Cachet root, encrypt to Alice.
+    g.trust_root();
+    let r = g.run(&["--import", "issuing.pem"], "");
+    assert_eq!(r.code, 0, "gpgsm --import issuing.pem: {}", r.stderr);
+    let r = g.run(&["--with-ephemeral-keys", "--export", &fpr], "");
+    assert_eq!(r.code, 0, "gpgsm --export: {}", r.stderr);
+    std::fs::write(dir.join("alice-found.der"), &r.raw_stdout).unwrap();
+    let r = g.run(&["--import", "alice-found.der"], "");
+    assert_eq!(r.code, 0, "gpgsm --import: {}", r.stderr);
+    write(dir, "letter.txt", "Dear Alice, the 100 EUR are yours.\n");
+    let r = g.run(
+        &[
+            "-r",
+            "alice@example.test",
+            "-o",
+            "letter.p7m",
+            "--encrypt",
+            "letter.txt",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "gpgsm --encrypt: {} {}", r.stdout, r.stderr);
+
+    // Alice reads it with the PKCS#12 `cachet user add` gave her.
+    let r = cachet(
+        dir,
+        &[
+            "smime",
+            "decrypt",
+            "--format",
+            "der",
+            "--p12",
+            "alice.p12",
+            "--password-file",
+            "p12.pw",
+            "--in",
+            "letter.p7m",
+        ],
+    )
+    .ok();
+    assert_eq!(r.stdout, "Dear Alice, the 100 EUR are yours.\n");
+}
+
+/// A Python with the `ldap3` package: the one in `target/pytools` that scripts/test.sh
+/// makes (beside pkilint), else `python3` on the PATH; fails the test, saying how to
+/// install it, when neither has `ldap3`.
+fn python_with_ldap3() -> String {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pytools/bin/python3");
+    let mut candidates = vec!["python3".to_string()];
+    if venv.is_file() {
+        candidates.insert(0, venv.display().to_string());
+    }
+    for python in &candidates {
+        let ok = std::process::Command::new(python)
+            .args(["-c", "import ldap3"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return python.clone();
+        }
+    }
+    panic!(
+        "the Python package ldap3 is required by this test and is not installed: run `python3 -m venv target/pytools && target/pytools/bin/pip install ldap3==2.9.1` in the workspace (or scripts/test.sh, which installs it)"
+    );
+}
+
+/// Pages through every person with ldap3's `paged_search` (500 a page, RFC 2696); prints
+/// the number of entries, of distinct DNs and of distinct mailboxes.
+const LDAP3_PAGED: &str = r#"
+import sys, ldap3
+host, port, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+server = ldap3.Server(host, port=port, get_info=ldap3.NONE, connect_timeout=30)
+conn = ldap3.Connection(server, auto_bind=True, receive_timeout=120, raise_exceptions=True)
+entries, dns, mails = 0, set(), set()
+for e in conn.extend.standard.paged_search(base, "(objectClass=inetOrgPerson)",
+        search_scope=ldap3.SUBTREE, attributes=["mail"], paged_size=500, generator=True):
+    if e["type"] != "searchResEntry":
+        continue
+    entries += 1
+    dns.add(e["dn"].lower())
+    for m in e["attributes"].get("mail", []):
+        mails.add(m.lower())
+conn.unbind()
+print(entries, len(dns), len(mails))
+"#;
+
+#[test]
+fn python_ldap3_pages_through_ten_thousand_accounts() {
+    require_tools();
+    let python = python_with_ldap3();
+    let tmp = scratch();
+    let dir = tmp.path();
+    cachet(dir, &["init", "--domain", "example.test"]).ok();
+    let n = 10_000;
+    let csv: String = (0..n)
+        .map(|i| format!("user{i:05}@example.test,User {i:05}\n"))
+        .collect();
+    write(dir, "people.csv", csv);
+    cachet(dir, &["user", "import", "people.csv"]).ok();
+    let (mut server, _http) = Server::start(
+        dir,
+        &[
+            "--listen",
+            "http=127.0.0.1:0",
+            "--listen",
+            "ldap=127.0.0.1:0",
+        ],
+    );
+    let ldap = server.wait_for("cachet: ldap listening on ");
+    let (host, port) = ldap.rsplit_once(':').unwrap();
+    // Without paging the server's size limit (1,000) stops a search long before 10,000.
+    let r = ldapsearch(
+        dir,
+        &ldap,
+        &["-b", BASE, "(objectClass=inetOrgPerson)", "1.1"],
+    );
+    assert_eq!(r.code, 4, "sizeLimitExceeded expected: {}", r.stderr);
+    let script = write(dir, "paged.py", LDAP3_PAGED);
+    let r = run_in(dir, &python, &[&script, host, port, BASE]).ok();
+    assert_eq!(r.stdout.trim(), format!("{n} {n} {n}"), "{}", r.stderr);
+}
+
+/// An ExtendedRequest for StartTLS with message ID `id` (RFC 4511 §4.14.1).
+fn starttls_request(id: u8) -> Vec<u8> {
+    let oid = b"1.3.6.1.4.1.1466.20037";
+    let mut ext = vec![0x77, (oid.len() + 2) as u8, 0x80, oid.len() as u8];
+    ext.extend_from_slice(oid);
+    let mut msg = vec![0x30, (ext.len() + 3) as u8, 0x02, 0x01, id];
+    msg.extend_from_slice(&ext);
+    msg
+}
+
+#[test]
+fn starttls_and_ldaps_serve_the_https_certificate() {
+    require_tools();
+    let tmp = scratch();
+    let dir = tmp.path();
+    let (mut server, _http, ldap) = setup_with(dir, &["--listen", "ldaps=127.0.0.1:0"]);
+    let ldaps = server.wait_for("cachet: ldaps listening on ");
+    let ca = dir.join("cachet-data/tls/server.pem");
+    assert!(ca.is_file(), "no {}", ca.display());
+    let ca = ca.display().to_string();
+    let tls_search = |url: &str, extra: &[&str], ca: &str| {
+        let mut a = vec![
+            "-x",
+            "-LLL",
+            "-o",
+            "nettimeout=30",
+            "-H",
+            url,
+            "-b",
+            BASE,
+            "(mail=alice@example.test)",
+            "mail",
+        ];
+        a.extend_from_slice(extra);
+        let o = std::process::Command::new("ldapsearch")
+            .args(&a)
+            .current_dir(dir)
+            .env("LDAPTLS_CACERT", ca)
+            .env("LDAPTLS_REQCERT", "demand")
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+
+    // The root DSE advertises StartTLS.
+    let r = ldapsearch(dir, &ldap, &["-s", "base", "-b", "", "supportedExtension"]).ok();
+    assert!(
+        r.stdout
+            .contains("supportedExtension: 1.3.6.1.4.1.1466.20037"),
+        "{}",
+        r.stdout
+    );
+
+    // StartTLS required (-ZZ), the certificate checked against DATA/tls/server.pem; and a
+    // bind over it.
+    let url = format!("ldap://{ldap}");
+    let (code, out, err) = tls_search(&url, &["-ZZ"], &ca);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("mail: alice@example.test"), "{out}");
+    let (code, out, err) = tls_search(&url, &["-ZZ", "-D", ALICE_DN, "-w", PASSWORD], &ca);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("mail: alice@example.test"), "{out}");
+
+    // LDAPS.
+    let (code, out, err) = tls_search(&format!("ldaps://{ldaps}"), &[], &ca);
+    assert_eq!(code, 0, "{out} {err}");
+    assert!(out.contains("mail: alice@example.test"), "{out}");
+
+    // With another trust anchor (the S/MIME CAs) the certificate is refused: -ZZ fails.
+    let chain = cachet(dir, &["ca", "chain"]).ok().stdout;
+    let other = write(dir, "smime-chain.pem", chain);
+    let (code, out, _) = tls_search(&url, &["-ZZ"], &other);
+    assert_ne!(code, 0, "{out}");
+
+    // A request pipelined behind StartTLS breaks its sequencing (RFC 4511 §4.14.1):
+    // operationsError, and the connection goes on in the clear.
+    let mut s = TcpStream::connect(&ldap).unwrap();
+    let mut bytes = starttls_request(1);
+    bytes.extend_from_slice(&[
+        0x30, 0x0c, 0x02, 0x01, 0x02, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ]);
+    s.write_all(&bytes).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.windows(2).any(|w| w == [0x61, 0x07]) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    // ExtendedResponse ([APPLICATION 24]) with operationsError (1), then the bind's
+    // success.
+    let ext = got
+        .iter()
+        .position(|b| *b == 0x78)
+        .expect("an ExtendedResponse");
+    assert_eq!(&got[ext + 2..ext + 5], &[0x0a, 0x01, 0x01], "{got:?}");
+    assert!(got.windows(3).any(|w| w == [0x0a, 0x01, 0x00]), "{got:?}");
 }

@@ -14,8 +14,9 @@
 //!
 //! What it is not: a general LDAP server. It is read-only to clients (writes get
 //! insufficientAccessRights and are audited), has no referrals, aliases, SASL or
-//! extensible matching, and does not yet do StartTLS/LDAPS. It binds no socket of its own
-//! and installs no signal handler: `cachet serve` does.
+//! extensible matching. StartTLS and LDAPS use the TLS configuration it is given (the
+//! https listener's certificate in `cachet serve`). It binds no socket of its own and
+//! installs no signal handler: `cachet serve` does.
 #![forbid(unsafe_code)]
 
 pub mod codec;
@@ -28,4 +29,6 @@ mod server;
 pub mod tree;
 
 pub use live::{Clock, Directory, Options, system_clock};
-pub use server::serve;
+pub use server::{serve, serve_ldaps};
+/// The TLS server configuration [`Options::tls`] takes (rustls).
+pub use tokio_rustls::rustls::ServerConfig as TlsServerConfig;

@@ -11,6 +11,7 @@ use cachet_service::{Cachet, DirectoryDelta, DirectoryPerson, Kek, ServiceError}
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
+use tokio_rustls::rustls::ServerConfig;
 
 /// The clock: seconds since the Unix epoch (injected so tests can move time).
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -49,6 +50,11 @@ pub struct Options {
     pub crl_refresh: Duration,
     /// Refused writes audited per connection before it is closed.
     pub max_refused_writes: usize,
+    /// The TLS server configuration for StartTLS (RFC 4511 §4.14, RFC 4513 §3) and LDAPS;
+    /// without it StartTLS is answered `unavailable`.
+    pub tls: Option<Arc<ServerConfig>>,
+    /// Longest a TLS handshake may take.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Options {
@@ -63,6 +69,8 @@ impl Default for Options {
             max_staleness: Duration::ZERO,
             crl_refresh: Duration::from_secs(1),
             max_refused_writes: 16,
+            tls: None,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -94,12 +102,20 @@ impl std::fmt::Debug for Directory {
     }
 }
 
+/// A person as the tree holds it. The certificates a sender can encrypt to (profiles
+/// `encryption` and `dual`) come first, newest first, then the signing ones: the order of
+/// an attribute's values carries no meaning in LDAP (RFC 4512 §2.3), but some clients use
+/// only the first value — GnuPG's `dirmngr_ldap` (2.2.40 at least) writes the first value of
+/// `userCertificate;binary` once per value, so `gpgsm` sees one certificate — and the one
+/// a client looks a person up for is the one to encrypt to.
 fn person(p: DirectoryPerson) -> PersonData {
+    let mut certs = p.certificates;
+    // Stable: the store's newest-first order holds within each group.
+    certs.sort_by_key(|c| c.profile == "signing");
     PersonData {
         email: p.email,
         name: p.name,
-        certs: p
-            .certificates
+        certs: certs
             .into_iter()
             .map(|c| (c.der, c.not_before, c.not_after))
             .collect(),
@@ -125,6 +141,9 @@ impl Directory {
             })
             .collect();
         let mut tree = Tree::new(cachet.domain(), None, &cas);
+        if options.tls.is_some() {
+            tree.advertise_extension(crate::tree::STARTTLS_OID);
+        }
         // The marker first: a change made while the people load is read again next time.
         let marker = cachet.directory_marker().await?;
         let people = cachet.directory_people(clock()).await?;

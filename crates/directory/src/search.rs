@@ -121,20 +121,33 @@ impl Selection {
 
 /// The values of the attributes computed when asked: certificates valid at `now` and the
 /// certs-only SignedData of exactly those (`userSMIMECertificate`), a CA's certificate and
-/// its current CRL.
-fn computed(entry: &Entry, now: u64, tree: &Tree) -> Vec<(&'static str, Vec<Vec<u8>>)> {
+/// its current CRL. Only the attributes `wanted` accepts are built: the SignedData costs
+/// more than the rest of an entry, and most searches do not ask for it.
+fn computed(
+    entry: &Entry,
+    now: u64,
+    tree: &Tree,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<(&'static str, Vec<Vec<u8>>)> {
     match &entry.kind {
         Kind::Person { .. } => {
+            let (x509, p7) = (wanted("userCertificate"), wanted("userSMIMECertificate"));
+            if !x509 && !p7 {
+                return Vec::new();
+            }
             let certs = entry.current_certs(now);
             if certs.is_empty() {
                 return Vec::new();
             }
             let ders: Vec<&[u8]> = certs.iter().map(|c| c.der.as_slice()).collect();
-            let mut out = vec![(
-                "userCertificate",
-                ders.iter().map(|d| d.to_vec()).collect::<Vec<_>>(),
-            )];
-            if let Ok(p7) = cachet_smime::signed::certs_only(&ders) {
+            let mut out = Vec::with_capacity(2);
+            if x509 {
+                out.push((
+                    "userCertificate",
+                    ders.iter().map(|d| d.to_vec()).collect::<Vec<_>>(),
+                ));
+            }
+            if p7 && let Ok(p7) = cachet_smime::signed::certs_only(&ders) {
                 out.push(("userSMIMECertificate", vec![p7]));
             }
             out
@@ -172,7 +185,8 @@ pub fn render(
             });
         }
     }
-    for (name, vals) in computed(entry, now, tree) {
+    let wanted = |name: &str| schema::attr_type(name).is_some_and(|ty| sel.name_for(ty).is_some());
+    for (name, vals) in computed(entry, now, tree, wanted) {
         let Some(ty) = schema::attr_type(name) else {
             continue;
         };

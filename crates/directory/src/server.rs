@@ -21,10 +21,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 fn ldap_result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
     LdapResult {
@@ -38,10 +39,32 @@ fn ldap_result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
 /// Serves LDAP on `listener` until `shutdown` completes; then stops accepting, tells open
 /// connections the server is going away (a Notice of Disconnection, `unavailable`) after
 /// the request each is answering, and returns once they are closed.
+/// StartTLS (RFC 4511 §4.14) is served when [`Options::tls`](crate::Options::tls) is set.
 pub async fn serve(
     listener: TcpListener,
     directory: Arc<Directory>,
     shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_on(listener, directory, shutdown, false).await
+}
+
+/// As [`serve`], for LDAPS: every connection starts with a TLS handshake ("LDAP over TLS",
+/// port 636 by convention; not in RFC 4511, which has StartTLS, but what many address
+/// books offer). Needs [`Options::tls`](crate::Options::tls); without it, connections are
+/// closed.
+pub async fn serve_ldaps(
+    listener: TcpListener,
+    directory: Arc<Directory>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_on(listener, directory, shutdown, true).await
+}
+
+async fn serve_on(
+    listener: TcpListener,
+    directory: Arc<Directory>,
+    shutdown: impl Future<Output = ()>,
+    implicit_tls: bool,
 ) -> std::io::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(
         directory.options.max_connections.max(1),
@@ -58,9 +81,13 @@ pub async fn serve(
                         let d = directory.clone();
                         let stop = stop_rx.clone();
                         tasks.spawn(async move {
-                            connection(stream, peer, d, stop).await;
+                            connection(stream, peer, d, stop, implicit_tls).await;
                             drop(permit);
                         });
+                    }
+                    Err(_) if implicit_tls => {
+                        // Over the limit, before any TLS: nothing can be said; close.
+                        tracing::warn!(%peer, "ldaps: connection refused: too many connections");
                     }
                     Err(_) => {
                         // Over the limit: say so without waiting on the client, and close.
@@ -97,6 +124,8 @@ struct Session {
     /// The normalised DN the client bound as, and the mailbox it stands for.
     bound: Option<(String, String)>,
     refused_writes: usize,
+    /// Whether the connection is protected by TLS (LDAPS, or after StartTLS).
+    tls: bool,
 }
 
 impl Session {
@@ -112,6 +141,17 @@ impl Session {
 enum Next {
     Continue,
     Close(Option<Box<LdapMsg>>),
+    /// A StartTLS request (with its message ID) that the connection loop answers: only it
+    /// knows whether other requests are pending (RFC 4511 §4.14.1).
+    StartTls(i32),
+}
+
+/// How a connection's request loop ended.
+enum Exit {
+    /// Closed (by either side, or after a Notice of Disconnection).
+    Closed,
+    /// StartTLS was answered with success: the TLS handshake comes next.
+    StartTls,
 }
 
 async fn connection(
@@ -119,19 +159,62 @@ async fn connection(
     peer: SocketAddr,
     dir: Arc<Directory>,
     mut stop: watch::Receiver<bool>,
+    implicit_tls: bool,
 ) {
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let mut buf = BytesMut::with_capacity(4096);
-    let mut out = BytesMut::with_capacity(4096);
     let mut session = Session {
         peer,
         bound: None,
         refused_writes: 0,
+        tls: false,
     };
+    let mut stream = stream;
+    if !implicit_tls {
+        match requests(&mut stream, &dir, &mut session, &mut stop).await {
+            Exit::Closed => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Exit::StartTls => {}
+        }
+    }
+    // LDAPS, or StartTLS answered: the TLS handshake, bounded in time (RFC 4513 §3.1.1:
+    // on failure the connection is closed; nothing more is sent in the clear).
+    let Some(config) = dir.options.tls.clone() else {
+        return;
+    };
+    let accept = TlsAcceptor::from(config).accept(stream);
+    let mut tls = match tokio::time::timeout(dir.options.handshake_timeout, accept).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "ldap: TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "ldap: TLS handshake timed out");
+            return;
+        }
+    };
+    session.tls = true;
+    // A second StartTLS is refused inside (operationsError), so this ends closed.
+    let _ = requests(&mut tls, &dir, &mut session, &mut stop).await;
+    let _ = tls.shutdown().await;
+}
+
+/// Reads, answers and writes requests in order on `stream` (plain TCP, or TLS after
+/// StartTLS or on the LDAPS listener) until the connection closes or StartTLS succeeds.
+async fn requests<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    dir: &Directory,
+    session: &mut Session,
+    stop: &mut watch::Receiver<bool>,
+) -> Exit {
+    let peer = session.peer;
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut out = BytesMut::with_capacity(4096);
     let max = dir.options.max_message;
     loop {
-        let next = match codec::frame_len(&buf, max) {
+        let mut next = match codec::frame_len(&buf, max) {
             Err(e) => {
                 tracing::info!(%peer, error = %e, "ldap: closing the connection");
                 let code = match e {
@@ -153,7 +236,7 @@ async fn connection(
                             &e.to_string(),
                         ))))
                     }
-                    Ok(req) => handle(&dir, &mut session, req, &mut out).await,
+                    Ok(req) => handle(dir, session, req, &mut out).await,
                 }
             }
             Ok(_) => {
@@ -161,7 +244,7 @@ async fn connection(
                     buf.reserve(4096);
                 }
                 tokio::select! {
-                    r = tokio::time::timeout(dir.options.idle_timeout, rd.read_buf(&mut buf)) => match r {
+                    r = tokio::time::timeout(dir.options.idle_timeout, stream.read_buf(&mut buf)) => match r {
                         Err(_) => Next::Close(Some(Box::new(codec::notice_of_disconnection(
                             LdapResultCode::Unavailable,
                             "idle for too long",
@@ -176,18 +259,53 @@ async fn connection(
                 }
             }
         };
+        if let Next::StartTls(msgid) = next {
+            // RFC 4511 §4.14.1: StartTLS must be the only request outstanding and TLS not
+            // yet established; otherwise operationsError, and the connection goes on as
+            // it was. §4.14.2: a success names the StartTLS OID in responseName.
+            let refusal = if session.tls {
+                Some("TLS is already established on this connection")
+            } else if !buf.is_empty() {
+                Some("requests were sent after StartTLS before its response")
+            } else {
+                None
+            };
+            let res = match refusal {
+                Some(why) => ldap_result(LdapResultCode::OperationsError, why),
+                None => ldap_result(LdapResultCode::Success, ""),
+            };
+            respond(
+                &mut out,
+                msgid,
+                LdapOp::ExtendedResponse(LdapExtendedResponse {
+                    res,
+                    name: refusal.is_none().then(|| STARTTLS_OID.to_string()),
+                    value: None,
+                }),
+                Vec::new(),
+            );
+            if refusal.is_some() {
+                next = Next::Continue;
+            }
+        }
         if let Next::Close(Some(notice)) = &next {
             codec::encode((**notice).clone(), &mut out);
         }
         if !out.is_empty() {
-            let write = tokio::time::timeout(dir.options.idle_timeout, wr.write_all(&out)).await;
+            let write =
+                tokio::time::timeout(dir.options.idle_timeout, stream.write_all(&out)).await;
             out.clear();
             if !matches!(write, Ok(Ok(()))) {
-                break;
+                return Exit::Closed;
             }
         }
-        if let Next::Close(_) = next {
-            break;
+        match next {
+            Next::Close(_) => return Exit::Closed,
+            Next::StartTls(_) => {
+                let _ = stream.flush().await;
+                return Exit::StartTls;
+            }
+            Next::Continue => {}
         }
         if *stop.borrow() {
             codec::encode(
@@ -197,11 +315,10 @@ async fn connection(
                 ),
                 &mut out,
             );
-            let _ = wr.write_all(&out).await;
-            break;
+            let _ = stream.write_all(&out).await;
+            return Exit::Closed;
         }
     }
-    let _ = wr.shutdown().await;
 }
 
 fn respond(out: &mut BytesMut, msgid: i32, op: LdapOp, ctrl: Vec<LdapControl>) {
@@ -302,6 +419,9 @@ async fn handle(
             };
             respond(out, msgid, LdapOp::CompareResult(res), Vec::new());
             Next::Continue
+        }
+        LdapOp::ExtendedRequest(x) if x.name == STARTTLS_OID && dir.options.tls.is_some() => {
+            Next::StartTls(msgid)
         }
         LdapOp::ExtendedRequest(x) => {
             let (res, value) = match x.name.as_str() {

@@ -170,7 +170,8 @@ pub const PAGED_RESULTS_OID: &str = "1.2.840.113556.1.4.319";
 pub const MANAGE_DSA_IT_OID: &str = "2.16.840.1.113730.3.4.2";
 /// The "Who am I?" extended operation (RFC 4532).
 pub const WHOAMI_OID: &str = "1.3.6.1.4.1.4203.1.11.3";
-/// StartTLS (RFC 4511 §4.14), answered `unavailable` until TLS is configured.
+/// StartTLS (RFC 4511 §4.14): advertised and served when TLS is configured, answered
+/// `unavailable` otherwise.
 pub const STARTTLS_OID: &str = "1.3.6.1.4.1.1466.20037";
 
 /// A person as the tree takes it in.
@@ -328,6 +329,27 @@ impl Tree {
             crls: HashMap::new(),
             root_dse,
             subschema,
+        }
+    }
+
+    /// Lists `oid` in the root DSE's `supportedExtension` (RFC 4512 §5.1.6), as clients
+    /// look there before they send an extended operation such as StartTLS.
+    pub fn advertise_extension(&mut self, oid: &str) {
+        let Some(ty) = schema::attr_type("supportedExtension") else {
+            return;
+        };
+        let dse = Arc::make_mut(&mut self.root_dse);
+        let value = Value {
+            raw: oid.to_string(),
+            folded: dn::fold(oid, ty.matching),
+        };
+        match dse.attrs.iter_mut().find(|a| std::ptr::eq(a.ty, ty)) {
+            Some(a) if a.values.iter().any(|v| v.raw == oid) => {}
+            Some(a) => a.values.push(value),
+            None => dse.attrs.push(Attr {
+                ty,
+                values: vec![value],
+            }),
         }
     }
 

@@ -567,6 +567,11 @@ impl Cachet {
                     now: now as i64,
                     revoke: Some(reason.name()),
                     certificates: &[],
+                    from: if state == AccountState::Removed {
+                        &[AccountState::Active, AccountState::Disabled]
+                    } else {
+                        &[AccountState::Active]
+                    },
                 },
                 |before, revoked| {
                     let mut entries = vec![audit(
@@ -638,6 +643,7 @@ impl Cachet {
                     now: now as i64,
                     revoke: None,
                     certificates: &certs,
+                    from: &[AccountState::Disabled],
                 },
                 |before, _| {
                     let mut entries = vec![audit(

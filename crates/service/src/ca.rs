@@ -391,8 +391,14 @@ impl Cachet {
 
     /// Opens an existing data directory.
     pub async fn open(dir: &DataDir) -> Result<Cachet> {
-        dir.check_existing()?;
         let config = crate::config::Config::load(None, dir.root())?;
+        Self::open_with(dir, &config).await
+    }
+
+    /// As [`Cachet::open`], with the settings already read (`--config FILE`): its
+    /// `database_url`, when set, chooses PostgreSQL.
+    pub async fn open_with(dir: &DataDir, config: &crate::config::Config) -> Result<Cachet> {
+        dir.check_existing()?;
         let opened = match &config.database_url {
             Some(url) => Store::open_postgres(url).await,
             None => Store::open(&dir.db()).await,
@@ -632,6 +638,7 @@ impl Cachet {
             revocation_reason: None,
             superseded_by: None,
             superseded_at: None,
+            key_origin: Some(if key.is_some() { "generated" } else { "csr" }.into()),
         };
         let archived = match (kra, &key) {
             (Some(kra), Some(k)) => {

@@ -26,6 +26,7 @@ pub const DEFAULT_LISTEN: &[(&str, &str)] = &[
     ("imap", "0.0.0.0:2143"),
     ("pop3", "0.0.0.0:2110"),
     ("ldap", "0.0.0.0:2389"),
+    ("ldaps", "0.0.0.0:2636"),
 ];
 
 /// The file name looked for in the data directory when `--config` is not given.
@@ -46,6 +47,59 @@ pub struct Config {
     /// How accounts are enrolled and renewed.
     #[serde(default)]
     pub enrollment: EnrollmentPolicy,
+    /// The LDAP certificate directory.
+    #[serde(default)]
+    pub directory: DirectoryConfig,
+}
+
+/// `[directory]`: who may read the LDAP certificate directory and how much one client may
+/// ask of it (RFC 4511 §4.5.1.4–5: the server's size and time limits bound every search
+/// whatever the client asks).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryConfig {
+    /// Whether clients that have not bound may search. On by default: address books and
+    /// `dirmngr` read certificates anonymously, and certificates are public. Off, only
+    /// accounts that bind with their password read (RFC 4513 §5.1.1: the anonymous bind
+    /// still succeeds, and searches then get insufficientAccessRights); the root DSE and
+    /// the schema stay readable, as clients need them to discover the server.
+    pub anonymous_read: bool,
+    /// Most entries one search (or one page of a paged search) returns.
+    pub size_limit: usize,
+    /// Longest one search may run, in seconds.
+    pub time_limit: u64,
+    /// Connections served at once; one more is told "busy" and closed.
+    pub max_connections: usize,
+    /// A connection with no request for this many seconds is closed.
+    pub idle_timeout: u64,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig {
+            anonymous_read: true,
+            size_limit: 1000,
+            time_limit: 10,
+            max_connections: 1024,
+            idle_timeout: 300,
+        }
+    }
+}
+
+impl DirectoryConfig {
+    fn check(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("size_limit", self.size_limit as u64),
+            ("time_limit", self.time_limit),
+            ("max_connections", self.max_connections as u64),
+            ("idle_timeout", self.idle_timeout),
+        ] {
+            if value == 0 {
+                return Err(format!("directory.{name} = 0 must be at least 1"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The server certificate and key of every TLS listener (PEM files).
@@ -138,6 +192,7 @@ impl Config {
         let bad = |detail: String| ServiceError::Invalid(format!("{source}: {detail}"));
         let config: Config = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
         config.enrollment.check().map_err(bad)?;
+        config.directory.check().map_err(bad)?;
         for (service, addr) in &config.listen {
             if !DEFAULT_LISTEN.iter().any(|(s, _)| s == service) {
                 return Err(bad(format!(
@@ -212,9 +267,10 @@ pub const TEMPLATE: &str = r#"# cachet.toml — settings of `cachet serve` and o
 [listen]
 # http = "0.0.0.0:8080"        # CRL, CA certificates, OCSP, /certs lookup, REST API
 # https = "0.0.0.0:8443"       # the same over TLS, plus EST enrollment (RFC 7030)
-# ldap = "0.0.0.0:2389"
+# ldap = "0.0.0.0:2389"        # the certificate directory (LDAPv3, StartTLS)
+# ldaps = "0.0.0.0:2636"       # the same over TLS from the first byte
 
-# [tls]                          # the https certificate (default: a self-signed one in tls/)
+# [tls]                          # the https and ldap(s) certificate (default: a self-signed one in tls/)
 # certificate = "/etc/cachet/server.pem"
 # key = "/etc/cachet/server.key"
 
@@ -226,6 +282,13 @@ pub const TEMPLATE: &str = r#"# cachet.toml — settings of `cachet serve` and o
 # validity_days = 365
 # renew_at = 0.667               # renew after two thirds of a certificate's life
 # non_repudiation = false
+
+[directory]                      # the LDAP certificate directory (listen.ldap)
+# anonymous_read = true          # false: only accounts that bind with their password search
+# size_limit = 1000              # most entries per search (or per page of a paged search)
+# time_limit = 10                # seconds one search may run
+# max_connections = 1024         # clients served at once; more are told "busy"
+# idle_timeout = 300             # seconds before a silent connection is closed
 "#;
 
 /// The `cachet.toml` of a new data directory: [`TEMPLATE`], with `database_url` set when
@@ -303,6 +366,25 @@ mod tests {
             ("[listen]\nhttp = \"localhost\"\n", "listen.http"),
             ("database_url = \"mysql://x\"\n", "postgres"),
             ("[enrollment\n", "x.toml"),
+        ] {
+            let e = Config::parse(text, "x.toml").unwrap_err().to_string();
+            assert!(e.contains(needle) && e.contains("x.toml"), "{text}: {e}");
+        }
+        let c = Config::parse(
+            "[directory]\nanonymous_read = false\nsize_limit = 50\ntime_limit = 3\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert!(!c.directory.anonymous_read);
+        assert_eq!(c.directory.size_limit, 50);
+        assert_eq!(c.directory.time_limit, 3);
+        assert_eq!(c.directory.max_connections, 1024);
+        assert!(Config::default().directory.anonymous_read);
+        for (text, needle) in [
+            ("[directory]\nanonymous = false\n", "anonymous"),
+            ("[directory]\nsize_limit = 0\n", "directory.size_limit"),
+            ("[directory]\nmax_connections = -1\n", "x.toml"),
+            ("[directory]\nanonymous_read = \"no\"\n", "x.toml"),
         ] {
             let e = Config::parse(text, "x.toml").unwrap_err().to_string();
             assert!(e.contains(needle) && e.contains("x.toml"), "{text}: {e}");

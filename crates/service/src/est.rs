@@ -73,7 +73,13 @@ impl Cachet {
         let Some(rec) = self.store.certificate(&cert.serial_hex()).await? else {
             return Ok(None);
         };
-        let live = rec.der == der
+        // Only a certificate made for signing proves who is calling: an encryption
+        // certificate's key may be archived, and whoever recovered it must not gain a
+        // signing certificate in the owner's name. (Dual certificates are never archived:
+        // issuance refuses them while key recovery is on.)
+        let signs = rec.profile.parse::<Profile>().is_ok_and(Profile::signs);
+        let live = signs
+            && rec.der == der
             && rec.revoked_at.is_none()
             && rec.superseded_by.is_none()
             && (rec.not_before as u64) <= now

@@ -84,6 +84,9 @@ pub struct PublicationState {
     responses: Mutex<HashMap<Vec<u8>, CachedResponse>>,
     crl_lock: tokio::sync::Mutex<()>,
     signer_lock: tokio::sync::Mutex<()>,
+    /// The number of entries of the newest CRL seen per CA, keyed by (CA, CRL number), so a
+    /// 10,000-entry CRL is parsed once rather than at every freshness check.
+    crl_entries: Mutex<HashMap<String, (i64, i64)>>,
 }
 
 impl std::fmt::Debug for PublicationState {
@@ -150,21 +153,14 @@ impl OcspAnswer {
 }
 
 /// Whether the stored `crl` is no longer the one to serve at `now`: half its life is gone,
-/// or a certificate of its CA was revoked after it was made. Revocation times have a
-/// one-second grain, so a revocation in the very second of thisUpdate is told apart by the
-/// number of revoked certificates (a Cachet CRL lists every revoked certificate of its CA).
-fn crl_outdated(crl: &CrlRecord, revoked: RevocationSummary, now: u64) -> bool {
+/// or the CA has revoked certificates it does not list. A Cachet CRL lists every revoked
+/// certificate of its CA and revocations are permanent, so the number of revoked
+/// certificates decides — not revocation times, which come from the revoking process's
+/// clock and may be earlier than a CRL published while that revocation waited for the write
+/// lock (or on another node with a slower clock).
+fn crl_outdated(crl: &CrlRecord, listed: i64, revoked: RevocationSummary, now: u64) -> bool {
     let half = crl.this_update + (crl.next_update - crl.this_update) / 2;
-    if now as i64 >= half {
-        return true;
-    }
-    match revoked.latest {
-        Some(t) if t > crl.this_update => true,
-        Some(t) if t == crl.this_update => ParsedCrl::from_der(&crl.der)
-            .map(|c| c.entries().len() as i64 != revoked.count)
-            .unwrap_or(true),
-        _ => false,
-    }
+    now as i64 >= half || listed != revoked.count
 }
 
 impl Cachet {
@@ -176,7 +172,22 @@ impl Cachet {
         let _one = self.publication.crl_lock.lock().await;
         if let Some(crl) = self.store.latest_crl(slug).await? {
             let revoked = self.store.revocation_summary(slug).await?;
-            if !crl_outdated(&crl, revoked, now) {
+            let known = lock(&self.publication.crl_entries)
+                .get(slug)
+                .filter(|(number, _)| *number == crl.number)
+                .map(|(_, n)| *n);
+            let listed = match known {
+                Some(n) => n,
+                None => {
+                    // An unreadable stored CRL counts as listing nothing: a new one is made.
+                    let n = ParsedCrl::from_der(&crl.der)
+                        .map(|c| c.entries().len() as i64)
+                        .unwrap_or(-1);
+                    lock(&self.publication.crl_entries).insert(slug.to_string(), (crl.number, n));
+                    n
+                }
+            };
+            if !crl_outdated(&crl, listed, revoked, now) {
                 return Ok(CurrentCrl {
                     record: crl,
                     published: false,
@@ -468,9 +479,14 @@ impl Cachet {
         let mut counts = OcspCounts::default();
         let mut entries = Vec::with_capacity(req.cert_ids.len());
         for (id, ca) in req.cert_ids.iter().zip(&issuers) {
+            // The delegated responder speaks only for the CA that certified it (RFC 6960
+            // §4.2.2.2): a CertID of another CA in the same request is answered "unknown"
+            // rather than with a status its clients would have to reject.
             let status = match ca {
-                Some(ca) => self.serial_status(ca, &cas, &id.serial_hex()).await?,
-                None => CertStatus::Unknown,
+                Some(ca) if std::ptr::eq(*ca, signing_ca) => {
+                    self.serial_status(ca, &cas, &id.serial_hex()).await?
+                }
+                _ => CertStatus::Unknown,
             };
             match status {
                 CertStatus::Good => counts.good += 1,
@@ -520,6 +536,31 @@ impl Cachet {
 
 #[cfg(test)]
 mod tests {
+    use cachet_store::{CrlRecord as Crl, RevocationSummary as Summary};
+
+    #[test]
+    fn a_crl_is_outdated_by_the_count_of_revocations_not_their_clock() {
+        let crl = Crl {
+            ca: "issuing".into(),
+            number: 3,
+            this_update: 1_000,
+            next_update: 1_000 + 7 * 86_400,
+            der: Vec::new(),
+        };
+        let summary = |count, latest| Summary { count, latest };
+        // A revocation stamped before thisUpdate (its process read the clock, then waited
+        // for the write lock while this CRL was made) still makes the CRL outdated.
+        assert!(crl_outdated(&crl, 2, summary(3, Some(999)), 2_000));
+        assert!(!crl_outdated(&crl, 3, summary(3, Some(999)), 2_000));
+        // Half its life gone.
+        assert!(crl_outdated(
+            &crl,
+            3,
+            summary(3, Some(999)),
+            1_000 + 4 * 86_400
+        ));
+    }
+
     use super::*;
     use crate::ca::{InitOptions, IssueRequest, KeySource, ROOT};
     use crate::datadir::DataDir;

@@ -21,6 +21,33 @@ use std::sync::Arc;
 
 const T0: u64 = 1_800_000_000;
 
+/// A PKCS#10 request for `email` with a fresh P-256 key, made by OpenSSL.
+fn csr_for(email: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+        ])
+        .arg(dir.path().join("key.pem"))
+        .args(["-subj", "/CN=test", "-addext"])
+        .arg(format!("subjectAltName=email:{email}"))
+        .output()
+        .expect("openssl is required: apt-get install openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 async fn init(dir: &DataDir, database_url: Option<String>) -> Cachet {
     let opts = InitOptions {
         domain: "example.com".into(),
@@ -99,6 +126,45 @@ async fn scenario(database_url: Option<String>, expect: Backend) {
         other => panic!("duplicate account: {:?}", other.map(|e| e.account)),
     }
 
+    // EST's client-certificate login takes her signing certificate, never the encryption
+    // certificate, whose key is archived and could be in a recovery officer's hands.
+    let signing = &alice.certificates[0].record;
+    let encryption = &alice.certificates[1].record;
+    assert_eq!(
+        c.est_client_account(&signing.der, T0 + 60)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(
+        c.est_client_account(&encryption.der, T0 + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    // A certificate of her own key (a CSR; here, another account's key stands in) is not
+    // renewed by Cachet: only she can renew it.
+    let own = c
+        .issue(
+            &kek,
+            IssueRequest {
+                email: "alice@example.com".into(),
+                profile: Profile::Signing,
+                key: KeySource::Csr {
+                    bytes: csr_for("alice@example.com"),
+                    source: "test".into(),
+                },
+                validity_days: None,
+                non_repudiation: false,
+                actor: "test".into(),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.record.key_origin.as_deref(), Some("csr"));
+
     // Renewal with an injected clock: nothing is due at first, both are after 2/3 of life.
     let none = c
         .renew_due(&kek, &policy, "test", T0 + 86_400, 1000)
@@ -117,7 +183,16 @@ async fn scenario(database_url: Option<String>, expect: Backend) {
         .unwrap();
     assert!(again.renewed.is_empty());
     let live = c.lookup("alice@example.com", later).await.unwrap();
-    assert_eq!(live.len(), 2);
+    assert_eq!(
+        live.len(),
+        3,
+        "two renewed, and her own-key certificate untouched"
+    );
+    assert!(live.iter().any(|r| r.serial == own.record.serial));
+    let live: Vec<_> = live
+        .into_iter()
+        .filter(|r| r.serial != own.record.serial)
+        .collect();
     let new_serials: HashSet<&str> = renewed.renewed.iter().map(|r| r.2.as_str()).collect();
     assert!(live.iter().all(|r| new_serials.contains(r.serial.as_str())));
     assert_eq!(
@@ -146,9 +221,19 @@ async fn scenario(database_url: Option<String>, expect: Backend) {
         .unwrap();
     assert_eq!(
         revoked.len(),
-        4,
-        "two superseded and two current certificates"
+        5,
+        "two superseded, two current and her own-key certificate"
     );
+    // Enabling twice at once: one wins, the other changes nothing.
+    let (a, b) = tokio::join!(
+        c.enable_account(&kek, "alice@example.com", &policy, "test", later),
+        c.enable_account(&kek, "alice@example.com", &policy, "test", later)
+    );
+    assert!(a.is_ok() != b.is_ok(), "exactly one enable succeeds");
+    assert_eq!(c.lookup("alice@example.com", later).await.unwrap().len(), 2);
+    c.disable_account(&kek, "alice@example.com", "test", later)
+        .await
+        .unwrap();
     assert_eq!(
         c.account("alice@example.com").await.unwrap().0.state,
         AccountState::Disabled

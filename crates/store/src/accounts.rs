@@ -100,6 +100,10 @@ pub struct AccountChange<'a> {
     pub revoke: Option<&'a str>,
     /// Certificates issued in the same transaction (enabling an account again).
     pub certificates: &'a [NewCertificate],
+    /// The states the account may be in for the change to apply, checked inside the
+    /// transaction: when another process changed it first, nothing is written and the
+    /// change fails with [`StoreError::Conflict`].
+    pub from: &'a [AccountState],
 }
 
 /// A key waiting for its owner.
@@ -158,8 +162,9 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut created = Vec::with_capacity(accounts.len());
         for a in accounts {
+            // Also an account whose address differs only in case: lookups would mix them.
             let exists: Option<String> =
-                sqlx::query_scalar("SELECT state FROM accounts WHERE email = $1")
+                sqlx::query_scalar("SELECT state FROM accounts WHERE lower(email) = lower($1)")
                     .bind(&a.account.email)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -235,6 +240,7 @@ impl Store {
             now,
             revoke,
             certificates,
+            from,
         } = *change;
         let mut tx = self.begin().await?;
         let before = sqlx::query("SELECT * FROM accounts WHERE email = $1")
@@ -245,6 +251,12 @@ impl Store {
             .map(account_row)
             .transpose()?
             .ok_or_else(|| StoreError::NotFound(format!("account {email}")))?;
+        if !from.contains(&before.state) {
+            return Err(StoreError::Conflict(format!(
+                "account {email} (now {})",
+                before.state.name()
+            )));
+        }
         let mut revoked = Vec::new();
         if let Some(reason) = revoke {
             let rows = sqlx::query(
@@ -317,7 +329,9 @@ impl Store {
         Ok(())
     }
 
-    /// Certificates of active accounts that are neither revoked, superseded nor expired and
+    /// Certificates of active accounts whose keys Cachet generated (a subscriber's own key is
+    /// renewed by the subscriber, e.g. EST re-enrollment) that are neither revoked,
+    /// superseded nor expired and
     /// whose renewal point — `not_before + (not_after − not_before) × renew_at` — is at or
     /// before `now`, oldest first, at most `limit`.
     pub async fn due_for_renewal(
@@ -328,7 +342,8 @@ impl Store {
     ) -> Result<Vec<CertificateRecord>> {
         sqlx::query(
             "SELECT c.* FROM certificates c JOIN accounts a ON a.email = c.email
-             WHERE a.state = 'active' AND c.revoked_at IS NULL AND c.superseded_by IS NULL
+             WHERE a.state = 'active' AND c.key_origin = 'generated'
+               AND c.revoked_at IS NULL AND c.superseded_by IS NULL
                AND c.not_after > $1
                AND c.not_before + CAST((c.not_after - c.not_before) * $2 AS BIGINT) <= $1
              ORDER BY c.not_after, c.serial LIMIT $3",

@@ -171,6 +171,7 @@ mod tests {
             revocation_reason: None,
             superseded_by: None,
             superseded_at: None,
+            key_origin: None,
         }
     }
 

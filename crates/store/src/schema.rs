@@ -182,10 +182,17 @@ const ACCOUNTS_AND_PUBLICATION: &[&str] = &[
         created_at    INTEGER NOT NULL,
         updated_at    INTEGER NOT NULL
     )",
+    // Lookups treat addresses case-insensitively, so two accounts whose addresses differ
+    // only in case would publish into one lookup: creation checks this index first.
+    "CREATE INDEX accounts_by_lower_email ON accounts(lower(email))",
     // A renewed certificate names its successor; superseded certificates leave every lookup
     // (their archived keys stay recoverable).
     "ALTER TABLE certificates ADD COLUMN superseded_by TEXT",
     "ALTER TABLE certificates ADD COLUMN superseded_at INTEGER",
+    // Who holds the key: `generated` (Cachet made it and handed it over, so renewal may make
+    // the next one) or `csr` (the subscriber's own key: only the subscriber can renew, e.g.
+    // by EST re-enrollment). NULL for certificates issued before this schema.
+    "ALTER TABLE certificates ADD COLUMN key_origin TEXT CHECK (key_origin IN ('generated', 'csr'))",
     "CREATE INDEX certificates_live ON certificates(not_after) WHERE revoked_at IS NULL AND superseded_by IS NULL",
     // Lookups match addresses case-insensitively (`lower(email) = lower($1)`): without this
     // expression index each /certs request would scan every certificate.

@@ -61,6 +61,9 @@ pub struct CertificateRecord {
     pub superseded_by: Option<String>,
     /// When it was renewed.
     pub superseded_at: Option<i64>,
+    /// `generated` (Cachet made the key) or `csr` (the subscriber's own key); `None` for
+    /// certificates issued before accounts existed.
+    pub key_origin: Option<String>,
 }
 
 impl CertificateRecord {
@@ -177,6 +180,7 @@ pub(crate) fn cert_row(r: &DbRow) -> Result<CertificateRecord> {
         revocation_reason: r.try_get("revocation_reason")?,
         superseded_by: r.try_get("superseded_by")?,
         superseded_at: r.try_get("superseded_at")?,
+        key_origin: r.try_get("key_origin")?,
     })
 }
 
@@ -624,10 +628,50 @@ impl Store {
 
     /// Every audit record in order, and the recorded head of the chain.
     pub async fn audit_log(&self) -> Result<(Vec<AuditRecord>, Option<(i64, Vec<u8>)>)> {
-        let rows = sqlx::query("SELECT * FROM audit ORDER BY seq")
+        // The head first, then the records up to it: a record committed in between (with a
+        // newer head) is left out rather than read without its head, which would look like
+        // a truncated chain on a busy system.
+        // Both head settings in one statement, so they come from the same commit.
+        let rows = sqlx::query("SELECT key, value FROM settings WHERE key IN ($1, $2)")
+            .bind(AUDIT_HEAD_SEQ)
+            .bind(AUDIT_HEAD_HASH)
             .fetch_all(&self.pool)
             .await?;
-        let records = rows
+        let (mut seq, mut hash) = (None, None);
+        for r in &rows {
+            let k: String = r.try_get("key")?;
+            let v: String = r.try_get("value")?;
+            if k == AUDIT_HEAD_SEQ {
+                seq = Some(v);
+            } else {
+                hash = Some(v);
+            }
+        }
+        let head = match (seq, hash) {
+            (Some(s), Some(h)) => Some((
+                s.parse::<i64>().unwrap_or(-1),
+                hex::decode(&h).unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        let upto = head.as_ref().map_or(i64::MAX, |(s, _)| *s);
+        let records = self.audit_records(0, upto, i64::MAX).await?;
+        Ok((records, head))
+    }
+
+    /// Audit records with `after < seq <= upto`, oldest first, at most `limit`.
+    pub async fn audit_records(
+        &self,
+        after: i64,
+        upto: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>> {
+        sqlx::query("SELECT * FROM audit WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3")
+            .bind(after)
+            .bind(upto)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
             .iter()
             .map(|r| {
                 Ok(AuditRecord {
@@ -644,24 +688,14 @@ impl Store {
                     hash: r.try_get("hash")?,
                 })
             })
-            .collect::<Result<Vec<_>>>()?;
-        let seq = self.setting(AUDIT_HEAD_SEQ).await?;
-        let hash = self.setting(AUDIT_HEAD_HASH).await?;
-        let head = match (seq, hash) {
-            (Some(s), Some(h)) => Some((
-                s.parse::<i64>().unwrap_or(-1),
-                hex::decode(&h).unwrap_or_default(),
-            )),
-            _ => None,
-        };
-        Ok((records, head))
+            .collect()
     }
 }
 
 pub(crate) async fn insert_certificate_row(tx: &mut Tx, c: &CertificateRecord) -> Result<()> {
     sqlx::query(
-        "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO certificates (serial, ca, email, subject, profile, key_type, spki_sha256, not_before, not_after, issued_at, der, key_origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&c.serial)
     .bind(&c.ca)
@@ -674,6 +708,7 @@ pub(crate) async fn insert_certificate_row(tx: &mut Tx, c: &CertificateRecord) -
     .bind(c.not_after)
     .bind(c.issued_at)
     .bind(&c.der)
+    .bind(&c.key_origin)
     .execute(&mut **tx)
     .await?;
     Ok(())

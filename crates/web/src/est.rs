@@ -167,20 +167,18 @@ async fn est(
         Err(r) => return r,
     };
     let actor = format!("cachet-serve:est:{email}:{via}");
-    let issued = match s
-        .cachet()
-        .est_enroll_as(
-            s.kek(),
-            &email,
-            &csr,
-            label,
-            operation,
-            s.policy(),
-            &actor,
-            s.now(),
-            client_certificate,
-        )
-        .await
+    let issued = match crate::cpu_bound(s.cachet().est_enroll_as(
+        s.kek(),
+        &email,
+        &csr,
+        label,
+        operation,
+        s.policy(),
+        &actor,
+        s.now(),
+        client_certificate,
+    ))
+    .await
     {
         Ok(i) => i,
         Err(e) => return service_failure(&e, false),
@@ -374,7 +372,7 @@ async fn authenticate(
     if let Some((user, password)) = basic_credentials(headers)? {
         let ok = {
             let _permit = PASSWORD_CHECKS.acquire().await;
-            s.cachet().check_account_password(&user, &password).await
+            crate::cpu_bound(s.cachet().check_account_password(&user, &password)).await
         };
         return match ok {
             Ok(true) => Ok((user, "basic")),

@@ -15,10 +15,14 @@ use cachet_service::{OcspAnswer, ServiceError};
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The router over `state`: the publication routes, lookup, health and metrics, with
-/// request counting and the body limit.
-pub fn router(state: Arc<AppState>) -> Router {
-    routes(state, false)
+/// The router of the plain-HTTP listener over `state`: the publication routes, lookup,
+/// health and metrics, with request counting and the body limit. The REST API is included
+/// only when `with_api` — `cachet serve` sets it when the listener is on loopback (e.g.
+/// behind a TLS-terminating proxy on the same host): its bearer tokens and the keys it
+/// returns must not cross a network in clear (RFC 6750 §5.3). Otherwise `/api/v1/` answers
+/// 403 and points to the https listener.
+pub fn router(state: Arc<AppState>, with_api: bool) -> Router {
+    routes(state, false, with_api)
 }
 
 /// The router of the https listener: [`router`] plus EST under `/.well-known/est/`
@@ -26,10 +30,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// `into_make_service_with_connect_info::<crate::tls::TlsPeer>()` so that TLS client
 /// certificates reach the EST handlers.
 pub fn tls_router(state: Arc<AppState>) -> Router {
-    routes(state, true)
+    routes(state, true, true)
 }
 
-fn routes(state: Arc<AppState>, est: bool) -> Router {
+fn routes(state: Arc<AppState>, est: bool, api: bool) -> Router {
     let r = Router::new();
     let r = if est {
         r.merge(crate::est::routes())
@@ -43,12 +47,26 @@ fn routes(state: Arc<AppState>, est: bool) -> Router {
         .route("/certs", get(certs))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .nest("/api/v1", crate::api::routes(state.clone()))
+        .nest(
+            "/api/v1",
+            if api {
+                crate::api::routes(state.clone())
+            } else {
+                Router::new().fallback(api_needs_tls)
+            },
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+async fn api_needs_tls() -> Response {
+    json_error(
+        StatusCode::FORBIDDEN,
+        "the REST API is served over https (the https listener, default port 8443) or on a loopback http listener, never in clear over a network",
+    )
 }
 
 async fn count(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {

@@ -31,6 +31,20 @@ pub use handlers::{router, tls_router};
 /// The clock: seconds since the Unix epoch. Injected so tests can pin and move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// Runs CPU-heavy service work — Argon2id password checks, PKCS#12 key derivation, key
+/// generation, renewal runs — without stalling the other requests of its worker: on the
+/// multi-threaded runtime of `cachet serve` the worker hands its queued tasks to the rest of
+/// the pool while it computes (tokio's `block_in_place`). On a single-threaded runtime
+/// (tests) it simply awaits.
+pub async fn cpu_bound<F: std::future::Future>(f: F) -> F::Output {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| handle.block_on(f))
+    } else {
+        f.await
+    }
+}
+
 /// The system clock.
 pub fn system_clock() -> Clock {
     Arc::new(|| {

@@ -70,7 +70,7 @@ async fn fixture() -> Fx {
     .unwrap();
     Fx {
         _dir: dir,
-        app: router(state),
+        app: router(state, true),
         clock,
         alice: issued.certificate,
         issuing,
