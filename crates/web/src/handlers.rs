@@ -278,7 +278,35 @@ fn ocsp_reply(s: &AppState, a: &OcspAnswer, get: bool) -> Response {
         _ => "no-store".to_string(),
     };
     h.insert(header::CACHE_CONTROL, hv(&cache));
+    // A request that does not parse is the client's fault: 400, with the OCSP
+    // malformedRequest response as the body (for clients that read it) and the reason in a
+    // header (for people with curl).
+    if a.error == Some(ErrorStatus::MalformedRequest) {
+        if let Some(p) = &a.problem {
+            h.insert("x-cachet-problem", hv(&ascii_line(p)));
+        }
+        return (
+            StatusCode::BAD_REQUEST,
+            h,
+            Body::from(a.der.as_ref().clone()),
+        )
+            .into_response();
+    }
     (h, Body::from(a.der.as_ref().clone())).into_response()
+}
+
+/// `s` as one printable ASCII line of at most 200 characters, for a header value.
+fn ascii_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect()
 }
 
 /// `POST /ocsp` (RFC 6960 Appendix A.1): a DER OCSPRequest in, a DER OCSPResponse out.
@@ -305,7 +333,13 @@ async fn ocsp_get(State(s): State<Arc<AppState>>, uri: OriginalUri) -> Response 
                 HeaderValue::from_static("application/ocsp-response"),
             );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return (h, error_response(ErrorStatus::MalformedRequest)).into_response();
+            h.insert("x-cachet-problem", hv(&ascii_line(&e.to_string())));
+            return (
+                StatusCode::BAD_REQUEST,
+                h,
+                error_response(ErrorStatus::MalformedRequest),
+            )
+                .into_response();
         }
     };
     ocsp_reply(&s, &a, true)

@@ -277,13 +277,13 @@ async fn ocsp_over_post_and_get() {
         ocsp::check_response(&body, &q, &fx.issuing, NOW + 10, &CheckOptions::default()).unwrap();
     assert_eq!(s.status, CertStatus::Good);
 
-    // Garbage: an OCSP malformedRequest, not an HTTP error.
+    // Garbage: 400, with the OCSP malformedRequest response as the body.
     for req in [
         Request::post("/ocsp").body(Body::from("garbage")).unwrap(),
         get("/ocsp/%%%not-base64"),
     ] {
         let (st, _, body) = send(&fx.app, req).await;
-        assert_eq!(st, StatusCode::OK);
+        assert_eq!(st, StatusCode::BAD_REQUEST);
         assert_eq!(
             body,
             ocsp::error_response(ocsp::ErrorStatus::MalformedRequest)
