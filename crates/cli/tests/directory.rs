@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const BASE: &str = "dc=example,dc=test";
 const ALICE_DN: &str = "uid=alice,ou=people,dc=example,dc=test";
@@ -911,4 +911,103 @@ fn starttls_and_ldaps_serve_the_https_certificate() {
         .expect("an ExtendedResponse");
     assert_eq!(&got[ext + 2..ext + 5], &[0x0a, 0x01, 0x01], "{got:?}");
     assert!(got.windows(3).any(|w| w == [0x0a, 0x01, 0x00]), "{got:?}");
+}
+
+#[test]
+fn a_flood_of_connections_is_turned_away_while_clients_are_served() {
+    require_tools();
+    let tmp = scratch();
+    let dir = tmp.path();
+    cachet(dir, &["init", "--domain", "example.test"]).ok();
+    cachet(
+        dir,
+        &[
+            "user",
+            "add",
+            "alice@example.test",
+            "--name",
+            "Alice Liddell",
+            "--p12",
+            "a.p12",
+        ],
+    )
+    .ok();
+    // A small connection limit, so the flood exceeds it many times over.
+    write(
+        dir,
+        "cachet-data/cachet.toml",
+        "[directory]\nmax_connections = 16\n",
+    );
+    let (mut server, _http) = Server::start(
+        dir,
+        &[
+            "--listen",
+            "http=127.0.0.1:0",
+            "--listen",
+            "ldap=127.0.0.1:0",
+        ],
+    );
+    let ldap = server.wait_for("cachet: ldap listening on ");
+    let anonymous_bind = [
+        0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+    ];
+    let bound = |s: &mut TcpStream| {
+        s.write_all(&anonymous_bind).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        n > 7 && buf[..n].contains(&0x61) && buf[..n].windows(3).any(|w| w == [0x0a, 0x01, 0x00])
+    };
+    // A client connected before the flood.
+    let mut client = TcpStream::connect(&ldap).unwrap();
+    assert!(bound(&mut client));
+
+    // 300 connections that never speak.
+    let mut flood = Vec::new();
+    for _ in 0..300 {
+        if let Ok(s) = TcpStream::connect(&ldap) {
+            flood.push(s);
+        }
+    }
+    // Those beyond the limit are told the server is busy and closed, promptly.
+    let mut closed = 0;
+    for s in &mut flood {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        // Data (a Notice of Disconnection) or end of stream: turned away. A timeout: it
+        // holds one of the slots.
+        if s.read(&mut buf).is_ok() {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 300 - 16,
+        "only {closed} of 300 flood connections were turned away"
+    );
+    // The client connected before keeps being served.
+    assert!(
+        bound(&mut client),
+        "the existing client was not served during the flood"
+    );
+
+    // When the flood leaves, new clients are served again (bounded wait).
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = ldapsearch(
+            dir,
+            &ldap,
+            &["-b", BASE, "(mail=alice@example.test)", "1.1"],
+        );
+        if r.code == 0 && dns(&r.stdout) == vec![ALICE_DN] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not served after the flood: {}",
+            r.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
