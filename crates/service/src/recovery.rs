@@ -1102,3 +1102,73 @@ mod tests {
         }
     }
 }
+
+/// A recovery request as the command line and the REST API show it (both serialise this,
+/// so `--json` and `/api/v1/recovery/requests` give the same fields).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RequestView {
+    /// Its id.
+    pub id: String,
+    /// `recover` or `reshare`.
+    pub purpose: &'static str,
+    /// The mailbox whose keys are asked for.
+    pub email: Option<String>,
+    /// The one certificate asked for, if any.
+    pub serial: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// `pending`, `completed`, `expired` or `cancelled`, as of the time given.
+    pub state: &'static str,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    /// M.
+    pub threshold: usize,
+    /// Who approved, when (RFC 3339).
+    pub approvals: Vec<ApprovalView>,
+    /// The officers who may approve.
+    pub officers: Vec<String>,
+}
+
+/// One approval of a [`RequestView`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ApprovalView {
+    /// The officer.
+    pub officer: String,
+    /// RFC 3339.
+    pub at: String,
+}
+
+impl RequestView {
+    /// The view of `r` at `now`.
+    pub fn of(r: &cachet_escrow::RecoveryRequest, now: u64) -> RequestView {
+        use cachet_pki::time::rfc3339;
+        let (purpose, email, serial) = match r.purpose() {
+            RequestPurpose::Recover { email, serial } => {
+                ("recover", Some(email.clone()), serial.clone())
+            }
+            RequestPurpose::Reshare => ("reshare", None, None),
+        };
+        RequestView {
+            id: r.id().to_string(),
+            purpose,
+            email,
+            serial,
+            reason: r.reason().to_string(),
+            state: r.state_name_at(now),
+            created_at: rfc3339(r.created_at()),
+            expires_at: rfc3339(r.expires_at()),
+            threshold: r.threshold(),
+            approvals: r
+                .approvals()
+                .iter()
+                .map(|a| ApprovalView {
+                    officer: a.officer.clone(),
+                    at: rfc3339(a.at),
+                })
+                .collect(),
+            officers: r.officers().to_vec(),
+        }
+    }
+}

@@ -625,24 +625,7 @@ async fn publish_crl(
 }
 
 fn recovery_json(r: &RecoveryRequest, now: u64) -> Value {
-    let (purpose, email, serial) = match r.purpose() {
-        RequestPurpose::Recover { email, serial } => {
-            ("recover", Some(email.clone()), serial.clone())
-        }
-        RequestPurpose::Reshare => ("reshare", None, None),
-    };
-    json!({
-        "id": r.id(),
-        "purpose": purpose,
-        "email": email,
-        "serial": serial,
-        "reason": r.reason(),
-        "state": r.state_name_at(now),
-        "created_at": rfc3339(r.created_at()),
-        "expires_at": rfc3339(r.expires_at()),
-        "threshold": r.threshold(),
-        "approvals": r.approvals().iter().map(|a| json!({"officer": a.officer, "at": rfc3339(a.at)})).collect::<Vec<_>>(),
-    })
+    serde_json::to_value(cachet_service::recovery::RequestView::of(r, now)).unwrap_or(Value::Null)
 }
 
 async fn list_recovery_requests(State(s): State<Arc<AppState>>, req: Request) -> ApiResult {
