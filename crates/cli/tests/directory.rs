@@ -542,6 +542,50 @@ fn with_anonymous_read_off_only_bound_accounts_search() {
             r.stdout
         );
     }
+
+    // An administrator binds with an admin (or auditor) API token and its name; a token of
+    // another role, or under another name, does not bind.
+    let token = |name: &str, role: &str| -> String {
+        let r = cachet(
+            dir,
+            &["token", "create", "--name", name, "--role", role, "--json"],
+        )
+        .ok();
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        v["token"].as_str().unwrap().to_string()
+    };
+    let admin = token("ops", "admin");
+    let officer = token("officer", "recovery-officer");
+    let admin_dn = format!("cn=ops,ou=admins,{BASE}");
+    for name in [admin_dn.as_str(), "ops"] {
+        let r = ldapsearch(
+            dir,
+            &ldap,
+            &[
+                "-D",
+                name,
+                "-w",
+                &admin,
+                "-b",
+                BASE,
+                "(mail=alice@example.test)",
+                "1.1",
+            ],
+        )
+        .ok();
+        assert_eq!(dns(&r.stdout), vec![ALICE_DN], "{name}");
+    }
+    for (name, password) in [
+        ("cn=someone,ou=admins,dc=example,dc=test", admin.as_str()),
+        ("officer", officer.as_str()),
+    ] {
+        let r = ldapsearch(
+            dir,
+            &ldap,
+            &["-D", name, "-w", password, "-b", BASE, "(cn=*)", "1.1"],
+        );
+        assert_eq!(r.code, 49, "{name}: {}", r.stderr);
+    }
 }
 
 /// The one `fpr:` (SHA-1 fingerprint) of gpgsm's `--with-colons` record that follows the

@@ -509,6 +509,29 @@ async fn bind(
         );
     }
     let invalid = || ldap_result(LdapResultCode::InvalidCredentials, "");
+    // An administrator binds with an API token of role admin or auditor as the password
+    // and the token's name as `cn=NAME,ou=admins,<base>` (or just NAME): the same
+    // credential the REST API takes, so there is no second administrator password to manage.
+    if password.starts_with("cachet_") {
+        let caller = match dir.cachet.authenticate_token(password).await {
+            Ok(Ok(c)) => c,
+            _ => return invalid(),
+        };
+        let named = admin_bind_name(name);
+        if named.as_deref() != Some(caller.name.as_str())
+            || !matches!(
+                caller.role,
+                cachet_service::tokens::Role::Admin | cachet_service::tokens::Role::Auditor
+            )
+        {
+            return invalid();
+        }
+        session.bound = Some((
+            format!("cn={},ou=admins", caller.name.to_ascii_lowercase()),
+            caller.actor(),
+        ));
+        return ldap_result(LdapResultCode::Success, "");
+    }
     let (ndn, email) = if name.contains('=') {
         let Ok(ndn) = dn::normalize(name) else {
             return invalid();
@@ -540,6 +563,21 @@ async fn bind(
             invalid()
         }
     }
+}
+
+/// The token name in an administrator's bind name: `cn=NAME,ou=admins,…` or plain `NAME`.
+fn admin_bind_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    if !name.contains('=') {
+        return (!name.is_empty()).then(|| name.to_string());
+    }
+    let mut rdns = name.split(',').map(str::trim);
+    let cn = rdns.next()?.split_once('=')?;
+    let ou = rdns.next()?.split_once('=')?;
+    (cn.0.eq_ignore_ascii_case("cn")
+        && ou.0.eq_ignore_ascii_case("ou")
+        && ou.1.eq_ignore_ascii_case("admins"))
+    .then(|| cn.1.to_string())
 }
 
 fn compare(dir: &Directory, name: &str, atype: &str, value: &[u8]) -> LdapResult {
