@@ -112,17 +112,26 @@ fn parse_listen(values: &[String]) -> Result<Vec<(String, std::net::SocketAddr)>
 }
 
 /// Logs go to standard error; `CACHET_LOG` sets the level (error, warn, info, debug,
-/// trace; default info).
+/// trace; default info). The LDAP codec library logs an error for every malformed message a
+/// client sends: those are silenced, since any client could fill the log with them (the
+/// directory reports what it refuses itself).
 fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
     let level = std::env::var("CACHET_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(level)
+        .with_target("ldap3_proto", tracing_subscriber::filter::LevelFilter::OFF)
+        .with_target("ldap3_lber", tracing_subscriber::filter::LevelFilter::OFF);
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(level)
         .with_ansi(false)
-        .try_init();
+        .finish()
+        .with(targets);
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
 /// Waits for SIGINT or SIGTERM and names it.

@@ -123,12 +123,41 @@ pub fn decode_message(frame: &[u8]) -> Result<Request, FrameError> {
     if !rest.is_empty() {
         return Err(FrameError::Malformed("bytes after the message"));
     }
+    // An operation the decoder does not know makes ldap3_proto print a line to standard
+    // output: refuse it here first, so a client cannot write into the server's output.
+    if !known_operation(&tag) {
+        return Err(FrameError::Malformed("not an LDAP operation"));
+    }
     let controls = raw_controls(&tag);
     let msg = LdapMsg::try_from(tag).map_err(|_| FrameError::Malformed("not an LDAP message"))?;
     if msg.msgid < 0 {
         return Err(FrameError::Malformed("a negative message ID"));
     }
     Ok(Request { msg, controls })
+}
+
+/// Whether the protocolOp of an LDAPMessage (RFC 4511 §4.2: SEQUENCE { messageID,
+/// protocolOp, controls }) is an [APPLICATION n] choice of RFC 4511 in the form (constructed
+/// or primitive) its ASN.1 type has.
+fn known_operation(message: &StructureTag) -> bool {
+    let PL::C(parts) = &message.payload else {
+        return false;
+    };
+    let Some(op) = parts.get(1) else {
+        return false;
+    };
+    if op.class != TagClass::Application {
+        return false;
+    }
+    let constructed = matches!(op.payload, PL::C(_));
+    match op.id {
+        // unbindRequest (NULL, though some clients send it constructed).
+        2 => true,
+        // delRequest (LDAPDN) and abandonRequest (MessageID): primitive.
+        10 | 16 => !constructed,
+        0..=9 | 11..=15 | 19 | 23..=25 => constructed,
+        _ => false,
+    }
 }
 
 /// Appends the BER of `msg` to `out`.
@@ -166,6 +195,27 @@ mod tests {
         let mut b = BytesMut::new();
         encode(msg, &mut b);
         b.to_vec()
+    }
+
+    #[test]
+    fn unknown_operations_are_refused_before_the_library_sees_them() {
+        // messageID 1, [APPLICATION 20] (unassigned) constructed, empty.
+        let unknown = [0x30, 0x05, 0x02, 0x01, 0x01, 0x74, 0x00];
+        assert!(matches!(
+            decode_message(&unknown),
+            Err(FrameError::Malformed("not an LDAP operation"))
+        ));
+        // A context-class choice instead of an application one.
+        let context = [0x30, 0x05, 0x02, 0x01, 0x01, 0xa3, 0x00];
+        assert!(decode_message(&context).is_err());
+        // A primitive searchRequest (it is a SEQUENCE).
+        let primitive = [0x30, 0x05, 0x02, 0x01, 0x01, 0x43, 0x00];
+        assert!(decode_message(&primitive).is_err());
+        // An anonymous bind still decodes.
+        let bind = [
+            0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+        ];
+        assert!(decode_message(&bind).is_ok());
     }
 
     #[test]
