@@ -346,10 +346,19 @@ fn pass(
         ));
     }
     let mut decryptor = ContentDecryptor::new(&opened, aad.unwrap_or_default())?;
-    let mut plain = Zeroizing::new(Vec::with_capacity(super::super::source::CHUNK));
+    // Sized to the pieces that arrive, not to the largest possible one: the buffer is
+    // zeroized when dropped, and wiping a 1 MiB buffer for a 10 KiB message cost more than
+    // everything else the decryption does besides the private-key operation. It is replaced
+    // (never grown in place, which would leave an unwiped copy behind) when a piece is larger.
+    let mut plain: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
     let mut len = 0u64;
     let mut failure: Option<DecryptError> = None;
     r.octets(hc, &mut |c| {
+        // The decryptor appends at most two blocks of slack per piece it works on.
+        let need = c.len() + 32 * (c.len() / 4096 + 2);
+        if plain.capacity() < need {
+            plain = Zeroizing::new(Vec::with_capacity(need.max(4096)));
+        }
         decryptor.update(c, &mut plain).map_err(|e| {
             failure = Some(e);
             StreamError::Read(std::io::Error::other("decryption failed"))
