@@ -317,7 +317,7 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
             let p12 = KeyFile::reserve(p12)?;
             let config = common.config.load(&common.data)?;
             let password = password_from(password_file.as_deref())?;
-            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
+            let c = open_configured(&common.data, &config).await?;
             let kek = unlock(&c, &common.unlock).await?;
             let t = now();
             let enrolled = c
@@ -407,7 +407,7 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
             let p12 = p12.unwrap_or_else(|| default_p12(&email));
             let p12 = KeyFile::reserve(p12)?;
             let config = common.config.load(&common.data)?;
-            let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
+            let c = open_configured(&common.data, &config).await?;
             let kek = unlock(&c, &common.unlock).await?;
             let t = now();
             let enrolled = c
@@ -675,7 +675,7 @@ async fn import(
         None => None,
     };
     let config = common.config.load(&common.data)?;
-    let c = open_configured(&common.data, &common.config.load(&common.data)?).await?;
+    let c = open_configured(&common.data, &config).await?;
     let kek = unlock(&c, &common.unlock).await?;
     let enroller = c.enroller(&kek).await?;
     let delivery = if out_dir.is_some() {
