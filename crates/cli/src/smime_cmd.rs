@@ -346,8 +346,8 @@ pub fn run(cmd: SmimeCommand, now: u64) -> Result<ExitCode> {
                 policy: loaded.policy,
                 revocation: loaded.revocation,
                 from_addresses: Vec::new(),
-                cache: None,
                 fetcher: loaded.fetcher,
+                ..Default::default()
             };
             // The signed content is held back and released only when the verdict is valid.
             let mut held = match &io.out {

@@ -40,14 +40,28 @@ struct DssSigValue<'a> {
     s: UintRef<'a>,
 }
 
+/// The DER of `id-dsa` (tag, length, value).
+const ID_DSA_DER: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
+
+/// Whether the encoding of `id-dsa` occurs in `spki_der` at all: every key a verifier meets
+/// that is not DSA is dismissed by this scan, without decoding the SubjectPublicKeyInfo
+/// (which, per certificate and per path, cost more than the rest of the DSA handling).
+fn names_dsa(spki_der: &[u8]) -> bool {
+    spki_der.windows(ID_DSA_DER.len()).any(|w| w == ID_DSA_DER)
+}
+
 /// Whether `spki_der` is a DSA key without domain parameters (they are inherited).
 pub fn lacks_parameters(spki_der: &[u8]) -> bool {
-    spki::SubjectPublicKeyInfoRef::try_from(spki_der)
-        .is_ok_and(|k| k.algorithm.oid == ID_DSA && k.algorithm.parameters.is_none())
+    names_dsa(spki_der)
+        && spki::SubjectPublicKeyInfoRef::try_from(spki_der)
+            .is_ok_and(|k| k.algorithm.oid == ID_DSA && k.algorithm.parameters.is_none())
 }
 
 /// The DER Dss-Parms of a DSA key that has them.
 pub fn parameters_of(spki_der: &[u8]) -> Option<Vec<u8>> {
+    if !names_dsa(spki_der) {
+        return None;
+    }
     let k = spki::SubjectPublicKeyInfoRef::try_from(spki_der).ok()?;
     if k.algorithm.oid != ID_DSA {
         return None;
@@ -154,6 +168,17 @@ mod tests {
     const MESSAGE: &[u8] = include_bytes!("../tests/data/dsa/hello.txt");
     const SIG_SHA256: &[u8] = include_bytes!("../tests/data/dsa/hello-sha256.sig");
     const SIG_SHA1: &[u8] = include_bytes!("../tests/data/dsa/hello-sha1.sig");
+
+    #[test]
+    fn the_oid_scan_matches_the_oid_and_dsa_keys() {
+        use der::Encode;
+        assert_eq!(ID_DSA.to_der().unwrap(), ID_DSA_DER);
+        assert!(names_dsa(KEY));
+        assert_eq!(parameters_of(KEY).is_some(), !lacks_parameters(KEY));
+        let ec = crate::PrivateKey::generate(crate::KeyType::EcdsaP256).unwrap();
+        assert!(!names_dsa(ec.public_key_der()));
+        assert!(parameters_of(ec.public_key_der()).is_none());
+    }
 
     #[test]
     fn verifies_openssl_signatures() {

@@ -724,6 +724,38 @@ impl<'a> BerTree<'a> {
         self.to_der_with(self.root(), &[])
     }
 
+    /// The DER form of the element `id` and its descendants as [`Self::to_der_with`] writes
+    /// it, borrowed from the input when the received encoding is that form already — the
+    /// usual case, since most signers write DER — so that it is neither copied nor rebuilt.
+    pub fn der_of(
+        &self,
+        id: NodeId,
+        implicit_octet_strings: &[NodeId],
+    ) -> Result<std::borrow::Cow<'a, [u8]>, BerError> {
+        let root = self.node(id).ok_or(BerError::UnknownNode { index: id.0 })?;
+        let unchanged = self.nodes[id.0..root.subtree_end]
+            .iter()
+            .enumerate()
+            .all(|(k, node)| {
+                let len = node.content_end - node.content_start;
+                let length_octets =
+                    node.content_start - node.start - usize::from(node.identifier_len);
+                !node.indefinite
+                    && length_octets == der_length_len(len)
+                    && !(node.identifier.constructed
+                        && (node.identifier.string_kind().is_some()
+                            || implicit_octet_strings.contains(&NodeId(id.0 + k))))
+            });
+        if unchanged {
+            Ok(std::borrow::Cow::Borrowed(
+                &self.input[root.start..root.end],
+            ))
+        } else {
+            self.to_der_with(id, implicit_octet_strings)
+                .map(std::borrow::Cow::Owned)
+        }
+    }
+
     /// The DER form of the element `id` and its descendants, where the elements listed in
     /// `implicit_octet_strings` are `[n] IMPLICIT OCTET STRING`s in the schema: if one was
     /// received constructed, its OCTET STRING segments are joined into one primitive
@@ -1073,6 +1105,30 @@ mod tests {
                 expected: "OCTET STRING"
             })
         );
+    }
+
+    #[test]
+    fn der_of_borrows_only_what_is_der_already() {
+        use std::borrow::Cow;
+        let der = [0x30, 0x06, 0xa0, 0x04, 0x04, 0x02, 1, 2];
+        let tree = BerTree::parse(&der, &LIMITS).unwrap();
+        let field = tree.child(tree.root(), 0).unwrap();
+        assert!(matches!(tree.der_of(tree.root(), &[]).unwrap(), Cow::Borrowed(b) if b == der));
+        // The same bytes where [0] is an IMPLICIT OCTET STRING sent constructed: rewritten.
+        let joined = tree.der_of(tree.root(), &[field]).unwrap();
+        assert!(matches!(joined, Cow::Owned(_)));
+        assert_eq!(joined, tree.to_der_with(tree.root(), &[field]).unwrap());
+        // Indefinite, non-minimal and constructed-string encodings are rebuilt.
+        for ber in [
+            &[0x30, 0x80, 0x04, 0x01, 7, 0, 0][..],
+            &[0x30, 0x81, 0x03, 0x04, 0x01, 7],
+            &[0x30, 0x05, 0x24, 0x03, 0x04, 0x01, 7],
+        ] {
+            let tree = BerTree::parse(ber, &LIMITS).unwrap();
+            let d = tree.der_of(tree.root(), &[]).unwrap();
+            assert!(matches!(d, Cow::Owned(_)), "{ber:02x?}");
+            assert_eq!(&d[..], [0x30, 0x03, 0x04, 0x01, 7]);
+        }
     }
 
     #[test]

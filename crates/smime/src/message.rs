@@ -199,7 +199,9 @@ pub fn verify_message(
     let v = crate::stream::message::verify_message(&message, opts, limits, ber, &mut content);
     VerifiedMessage {
         report: v.report,
-        content: v.content_found.then(|| content.to_vec()),
+        // Moved out, not copied: a copy would leave the same bytes in the caller's hands
+        // while wiping the original, protecting nothing. Content not handed over is wiped.
+        content: v.content_found.then(|| std::mem::take(&mut *content)),
     }
 }
 

@@ -412,7 +412,7 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
     Ok(cms::wrap_content_info(oid::ID_SIGNED_DATA, &signed_data)?)
 }
 
-pub use cachet_pki::validate::SignatureCache;
+pub use cachet_pki::validate::{CertificateIntern, SignatureCache};
 
 /// Settings of a verification.
 #[derive(Debug, Clone, Default)]
@@ -431,7 +431,12 @@ pub struct VerifyOptions {
     pub revocation: RevocationPolicy,
     /// The message's From address, checked against the signer certificate.
     pub from_addresses: Vec<String>,
-    /// A cache of verified certificate signatures shared between verifications.
+    /// Certificates parsed by earlier verifications with these options (or options cloned
+    /// from them): one that arrives again is not decoded and structure-checked again. On by
+    /// default; it changes no verdict (see [`CertificateIntern`]).
+    pub certificates: std::sync::Arc<CertificateIntern>,
+    /// A cache of verified certificate signatures shared between verifications: a
+    /// long-running verifier's choice, off by default.
     pub cache: Option<std::sync::Arc<SignatureCache>>,
     /// Fetches CRLs, OCSP answers and missing issuers over the network; `None`: offline.
     pub fetcher: Option<std::sync::Arc<dyn Fetcher>>,
@@ -932,11 +937,7 @@ pub fn verify(
     for der in &certificates {
         // A certificate that cannot be read is left out: if the signer needed it, the
         // verdict says its certificate is missing.
-        let parsed = match &opts.cache {
-            Some(cache) => cache.certificate(der),
-            None => ParsedCertificate::from_der(der),
-        };
-        if let Ok(p) = parsed {
+        if let Ok(p) = opts.certificates.certificate(der) {
             report.certificates.push(p);
         }
     }

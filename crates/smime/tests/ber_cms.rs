@@ -7,8 +7,9 @@ use cachet_smime::ber::{BerError, BerLimits, BerTree, NodeId, normalize, read_he
 use cachet_smime::cms::{
     self, CertificateChoices, CmsContent, CmsError, ContentKind, DecodedContentInfo,
     EccCmsSharedInfo, GcmParameters, KeyAgreeRecipientIdentifier, OriginatorIdentifierOrKey,
-    RecipientIdentifier, RecipientInfo, RsaesOaepParams, SignerIdentifier, SmimeCapabilities,
-    decode_content_info, encapsulated_content, encode_content_info, oid, single_attribute_value,
+    ReceivedSignerInfo, RecipientIdentifier, RecipientInfo, RsaesOaepParams, SignerIdentifier,
+    SmimeCapabilities, decode_content_info, encapsulated_content, encode_content_info, oid,
+    single_attribute_value,
 };
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Decode, Encode};
@@ -180,7 +181,8 @@ fn signed_fixtures_decode_and_their_signatures_verify() {
             panic!("{}: not SignedData", case.file);
         };
         assert_eq!(signer_infos.len(), case.signers.len(), "{}", case.file);
-        assert_eq!(signed_data.signer_infos.0.len(), case.signers.len());
+        // Handed over once, as received, not again inside the decoded structure.
+        assert!(signed_data.signer_infos.0.is_empty(), "{}", case.file);
         assert_eq!(
             signed_data.encap_content_info.econtent_type,
             oid::ID_DATA,
@@ -217,7 +219,6 @@ fn signed_fixtures_decode_and_their_signatures_verify() {
             assert_eq!(kind, sid_kind, "{}", case.file);
             assert_eq!(si.digest_alg.oid, digest_oid, "{}", case.file);
             assert!(digest_oids.contains(&digest_oid));
-            assert!(signed_data.signer_infos.0.iter().any(|s| s == si));
 
             // The RFC 5652 §5.4 input: received signedAttrs re-tagged as SET.
             let encoding = received
@@ -567,11 +568,11 @@ fn der_passes_through_unchanged_and_reencodes_identically() {
             CmsContent::Data(d) => encode_content_info(decoded.content_type, d),
             CmsContent::SignedData {
                 signed_data,
+                signer_infos,
                 certificates,
-                ..
             } => encode_content_info(
                 decoded.content_type,
-                &with_certificates(signed_data, certificates),
+                &reassembled(signed_data, signer_infos, certificates),
             ),
             CmsContent::EnvelopedData(ed) => encode_content_info(decoded.content_type, ed.as_ref()),
             CmsContent::AuthEnvelopedData {
@@ -606,24 +607,28 @@ fn ber_fixtures_normalise_to_stable_der() {
         let decoded = decode(name);
         if let CmsContent::SignedData {
             signed_data,
+            signer_infos,
             certificates,
-            ..
         } = &decoded.content
         {
             let again = encode_content_info(
                 decoded.content_type,
-                &with_certificates(signed_data, certificates),
+                &reassembled(signed_data, signer_infos, certificates),
             )
             .unwrap();
             let CmsContent::SignedData {
                 signed_data: back,
+                signer_infos: back_signer_infos,
                 certificates: back_certificates,
-                ..
             } = decode_content_info(&again, &LIMITS).unwrap().content
             else {
                 panic!("not SignedData");
             };
             assert_eq!(back, *signed_data);
+            let infos = |v: &[ReceivedSignerInfo]| -> Vec<_> {
+                v.iter().map(|r| r.signer_info.clone()).collect()
+            };
+            assert_eq!(infos(&back_signer_infos), infos(signer_infos));
             assert_eq!(back_certificates, *certificates);
         }
     }
@@ -960,9 +965,18 @@ fn hundred_megabytes_of_hostile_ber() {
 }
 
 /// `signed_data` with the certificates the decoder took out put back (for re-encoding).
-fn with_certificates(signed_data: &cms::SignedData, certificates: &[Vec<u8>]) -> cms::SignedData {
+/// The SignedData with the certificates and SignerInfos the decoder handed over apart.
+fn reassembled(
+    signed_data: &cms::SignedData,
+    signer_infos: &[ReceivedSignerInfo],
+    certificates: &[Vec<u8>],
+) -> cms::SignedData {
     use der::Decode;
     let mut sd = signed_data.clone();
+    let infos: Vec<::cms::signed_data::SignerInfo> =
+        signer_infos.iter().map(|r| r.signer_info.clone()).collect();
+    sd.signer_infos =
+        ::cms::signed_data::SignerInfos(der::asn1::SetOfVec::try_from(infos).unwrap());
     if !certificates.is_empty() {
         let set: Vec<CertificateChoices> = certificates
             .iter()

@@ -29,7 +29,7 @@ mod sigcache;
 mod tls;
 
 pub use policy::{ANY_POLICY, PolicyInputs};
-pub use sigcache::SignatureCache;
+pub use sigcache::{CertificateIntern, SignatureCache};
 
 use crate::ParsedCertificate;
 use crate::crl::{ParsedCrl, RevocationReason};

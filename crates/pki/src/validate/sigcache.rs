@@ -1,28 +1,32 @@
-//! A cache of certificate signatures already verified, for a gateway or a server that
-//! validates many messages from the same CAs: each CA signature is checked once.
+//! Two memories for a verifier that sees many messages from the same CAs: parsed
+//! certificates ([`CertificateIntern`]: what is derived from a certificate's bytes alone is
+//! derived once) and, opt-in, verified certificate signatures ([`SignatureCache`]: each CA
+//! signature is checked once).
 
 use crate::ParsedCertificate;
 use cachet_crypto::digest::{DigestAlgorithm, Hasher};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-/// Verified (issuer key, certificate) pairs, keyed by the SHA-256 of both. Bounded: when
-/// full it starts afresh. Only successes are remembered, so a poisoned entry cannot make a
-/// bad signature pass: the key of an entry is the exact issuer key and certificate bytes.
-pub struct SignatureCache {
-    seen: Mutex<HashSet<[u8; 32]>>,
-    /// Certificates already parsed, by the SHA-256 of their DER: what validation derives
-    /// from a certificate (prepared names, structure checks) is kept with it, so the CA
-    /// certificates every message carries are parsed and checked once.
+/// Certificates already parsed, by the SHA-256 of their DER. What validation derives from a
+/// certificate and nothing else — its decoded form, prepared names, the RFC 5280 structure
+/// checks — is kept with it, so the CA certificates every message carries are decoded and
+/// checked once. Nothing here depends on time, trust or an issuer, so a remembered
+/// certificate is exactly what parsing its bytes again would give; every signature and
+/// every path check is still made for each validation. Bounded: when full it starts afresh.
+pub struct CertificateIntern {
     parsed: Mutex<HashMap<[u8; 32], ParsedCertificate>>,
     capacity: usize,
 }
 
-impl SignatureCache {
-    /// A cache remembering at most `capacity` signatures.
+impl CertificateIntern {
+    /// How many certificates [`Default`] remembers: the CAs and frequent correspondents of
+    /// an organisation, a few MiB at most.
+    pub const DEFAULT_CAPACITY: usize = 512;
+
+    /// An intern remembering at most `capacity` certificates.
     pub fn new(capacity: usize) -> Self {
-        SignatureCache {
-            seen: Mutex::new(HashSet::new()),
+        CertificateIntern {
             parsed: Mutex::new(HashMap::new()),
             capacity,
         }
@@ -44,6 +48,38 @@ impl SignatureCache {
             p.insert(key, c.clone());
         }
         Ok(c)
+    }
+}
+
+impl Default for CertificateIntern {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
+    }
+}
+
+impl std::fmt::Debug for CertificateIntern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateIntern")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verified (issuer key, certificate) pairs, keyed by the SHA-256 of both. Bounded: when
+/// full it starts afresh. Only successes are remembered, so a poisoned entry cannot make a
+/// bad signature pass: the key of an entry is the exact issuer key and certificate bytes.
+pub struct SignatureCache {
+    seen: Mutex<HashSet<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl SignatureCache {
+    /// A cache remembering at most `capacity` signatures.
+    pub fn new(capacity: usize) -> Self {
+        SignatureCache {
+            seen: Mutex::new(HashSet::new()),
+            capacity,
+        }
     }
 
     fn key(cert: &ParsedCertificate, issuer_spki: &[u8]) -> [u8; 32] {
@@ -80,5 +116,34 @@ impl std::fmt::Debug for SignatureCache {
         f.debug_struct("SignatureCache")
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ephemeral::EphemeralPki;
+    use cachet_crypto::KeyType;
+
+    #[test]
+    fn the_intern_gives_back_the_same_parse_and_stays_bounded() {
+        let f = EphemeralPki::new(KeyType::EcdsaP256, 1_700_000_000).unwrap();
+        let intern = CertificateIntern::new(1);
+        let a = intern.certificate(f.root.der()).unwrap();
+        let b = intern.certificate(f.root.der()).unwrap();
+        assert!(
+            std::ptr::eq(a.der(), b.der()),
+            "the second lookup parsed again"
+        );
+        assert_eq!(a.der(), f.root.der());
+        // A second certificate replaces the first (capacity 1) and is what it parses to.
+        let c = intern.certificate(f.issuing.der()).unwrap();
+        assert_eq!(c.der(), f.issuing.der());
+        assert_eq!(intern.parsed.lock().unwrap().len(), 1);
+        let d = intern.certificate(f.root.der()).unwrap();
+        assert!(!std::ptr::eq(a.der(), d.der()));
+        // Bytes that are not a certificate are refused, not remembered.
+        assert!(intern.certificate(b"not a certificate").is_err());
+        assert_eq!(intern.parsed.lock().unwrap().len(), 1);
     }
 }

@@ -119,9 +119,9 @@ pub enum CmsContent {
     Data(OctetString),
     /// `id-signedData` (RFC 5652 §5).
     SignedData {
-        /// The decoded structure. Its `signer_infos` and `signed_attrs` were sorted by the
-        /// decoder: use [`signer_infos`](CmsContent::SignedData::signer_infos) for the received
-        /// order and the bytes the signatures cover.
+        /// The decoded structure, without its `certificates` and with an empty
+        /// `signerInfos`: those are in the two fields below, each decoded once and as
+        /// received (see [`decode_content_info`]).
         signed_data: Box<SignedData>,
         /// The `SignerInfo`s in received order, with the received `signedAttrs`.
         signer_infos: Vec<ReceivedSignerInfo>,
@@ -237,11 +237,12 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
         });
     };
 
-    let der = tree.to_der_with(root, &implicit)?;
-    let info = ContentInfoRef::from_der(&der).map_err(|e| CmsError::malformed("ContentInfo", e))?;
+    let der = tree.der_of(root, &implicit)?;
+    let info = || ContentInfoRef::from_der(&der).map_err(|e| CmsError::malformed("ContentInfo", e));
     let content = match kind {
         ContentKind::Data => CmsContent::Data(
-            info.content
+            info()?
+                .content
                 .decode_as::<OctetString>()
                 .map_err(|e| CmsError::malformed("Data", e))?,
         ),
@@ -249,6 +250,8 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
             // The certificates are taken out as received and parsed by the caller: decoding
             // and re-encoding each would cost more than the rest of the structure, and the
             // X.509 decoder cannot hold every time RFC 5280 allows (UTCTime before 1970).
+            // The SignerInfos are decoded one by one below, in received order and with the
+            // received signedAttrs; decoding them here as well would do it twice.
             let (without, certificates) = split_certificates(&der)?;
             let info = ContentInfoRef::from_der(&without)
                 .map_err(|e| CmsError::malformed("ContentInfo", e))?;
@@ -256,7 +259,7 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
                 .content
                 .decode_as::<SignedData>()
                 .map_err(|e| CmsError::malformed("SignedData", e))?;
-            let signer_infos = received_signer_infos(&tree, &signer_nodes, &without)?;
+            let signer_infos = received_signer_infos(&tree, &signer_nodes, &implicit)?;
             CmsContent::SignedData {
                 signed_data: Box::new(signed_data),
                 signer_infos,
@@ -264,13 +267,15 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
             }
         }
         ContentKind::EnvelopedData => CmsContent::EnvelopedData(Box::new(
-            info.content
+            info()?
+                .content
                 .decode_as::<EnvelopedData>()
                 .map_err(|e| CmsError::malformed("EnvelopedData", e))?,
         )),
         ContentKind::AuthEnvelopedData => CmsContent::AuthEnvelopedData {
             auth_enveloped_data: Box::new(
-                info.content
+                info()?
+                    .content
                     .decode_as::<AuthEnvelopedData>()
                     .map_err(|e| CmsError::malformed("AuthEnvelopedData", e))?,
             ),
@@ -452,10 +457,6 @@ fn as_set(tree: &BerTree<'_>, n: NodeId) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The `SignerInfo`s in received order: decoded from the normalised DER `der` (one DER pass
-/// finds them, so the work stays linear however many signers there are), with
-/// `signedAttrs` from the received encoding (`tree`, whose `SignerInfo` nodes are
-/// `signer_nodes`, in the same order: normalisation keeps every SEQUENCE and SET).
 /// A definite-length element at `pos` (the input is already DER): (header length, contents
 /// length).
 fn der_element(b: &[u8], pos: usize) -> Option<(usize, usize)> {
@@ -482,9 +483,9 @@ fn der_children(b: &[u8], start: usize, end: usize) -> Option<Vec<(usize, usize)
     Some(out)
 }
 
-/// Splits a DER SignedData ContentInfo into the same without its `certificates [0]` and the
-/// DER of each certificate in it (RFC 5652 §5.1: `CertificateChoices`; only the
-/// `certificate` choice, a SEQUENCE, is kept).
+/// Splits a DER SignedData ContentInfo into the same without its `certificates [0]` and
+/// with an empty `signerInfos` SET, and the DER of each certificate in it (RFC 5652 §5.1:
+/// `CertificateChoices`; only the `certificate` choice, a SEQUENCE, is kept).
 fn split_certificates(der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), CmsError> {
     let bad = || CmsError::Malformed {
         what: "SignedData",
@@ -512,6 +513,8 @@ fn split_certificates(der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), CmsError> {
                     certificates.push(der[x..y].to_vec());
                 }
             }
+        } else if i + 1 == children.len() && der[a] == 0x31 {
+            kept.push(&[0x31, 0x00]);
         } else {
             kept.push(&der[a..b]);
         }
@@ -521,32 +524,22 @@ fn split_certificates(der: &[u8]) -> Result<(Vec<u8>, Vec<Vec<u8>>), CmsError> {
     Ok((tlv(0x30, &[&der[oid.0..oid.1], &explicit]), certificates))
 }
 
+/// The `SignerInfo`s at `signer_nodes` of `tree`, in received order: each decoded from its
+/// own DER (see [`BerTree::der_of`]; the work stays linear however many signers there are),
+/// with `signedAttrs` as received.
 fn received_signer_infos(
     tree: &BerTree<'_>,
     signer_nodes: &[NodeId],
-    der: &[u8],
+    implicit: &[NodeId],
 ) -> Result<Vec<ReceivedSignerInfo>, CmsError> {
-    let der_tree = BerTree::parse(der, &BerLimits::new(der.len()))?;
-    let der_signer_infos = der_tree
-        .child(der_tree.root(), 1)
-        .and_then(|c| der_tree.child(c, 0))
-        .and_then(|sd| der_tree.children(sd).last());
-    let der_nodes: Vec<NodeId> = der_signer_infos
-        .map(|set| der_tree.children(set).collect())
-        .unwrap_or_default();
-    if der_nodes.len() != signer_nodes.len() {
-        return Err(CmsError::Malformed {
-            what: "SignerInfos",
-            detail: "the structure changed in normalisation".into(),
-        });
-    }
     signer_nodes
         .iter()
-        .zip(der_nodes)
-        .map(|(&si, der_si)| {
-            let bytes = der_tree.raw(der_si).unwrap_or_default();
+        .map(|&si| {
+            // Each SignerInfo in DER on its own: borrowed when received as DER, rebuilt (its
+            // `[0] IMPLICIT` sid joined) when not — never a second parse of the whole.
+            let bytes = tree.der_of(si, implicit)?;
             let signer_info =
-                SignerInfo::from_der(bytes).map_err(|e| CmsError::malformed("SignerInfo", e))?;
+                SignerInfo::from_der(&bytes).map_err(|e| CmsError::malformed("SignerInfo", e))?;
             // SignerInfo ::= SEQUENCE { version, sid, digestAlgorithm,
             //   signedAttrs [0] IMPLICIT SignedAttributes OPTIONAL, ... }
             let signed_attrs_encoding = tree
