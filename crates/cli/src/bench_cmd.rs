@@ -182,33 +182,58 @@ fn bench_validate(kt: KeyType, now: u64, budget: Duration) -> Result<(f64, f64)>
     };
     let mut opts = ValidationOptions::new(now, Purpose::EmailSigning);
     opts.revocation = RevocationPolicy::Require;
-    let ops = rate(budget, || {
+    let op = || {
         let v = validate(&leaf, &material, &opts);
         if !v.is_valid() {
             return Err(fail(format!("{:?}", v.verdict.findings)));
         }
         black_box(v);
         Ok(())
-    })?;
+    };
     let issuing_spki = pki.issuing.spki_der().map_err(fail)?;
     let root_spki = pki.root.spki_der().map_err(fail)?;
-    let prim = rate(budget, || {
+    let primitive_op = || {
         leaf.verify_signature(&issuing_spki).map_err(fail)?;
         pki.issuing.verify_signature(&root_spki).map_err(fail)?;
         Ok(())
-    })?;
+    };
+    let (ops, prim) = rates(budget, op, primitive_op)?;
     Ok((ops, prim))
 }
 
-fn rate(budget: Duration, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?; // warm-up, and fail early
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget || n < 3 {
-        f()?;
-        n += 1;
+/// How many alternating slices [`rates`] cuts its budget into.
+const SLICES: u32 = 20;
+
+/// Operations per second of `op` and of `primitive`, each run for `budget` in total but in
+/// alternating slices (op, primitive, op, …), so that both see the same machine: on a shared
+/// host the speed of the CPU drifts by ±10% from one second to the next, and measuring one
+/// after the other turned that drift into the ratio.
+fn rates(
+    budget: Duration,
+    mut op: impl FnMut() -> Result<()>,
+    mut primitive: impl FnMut() -> Result<()>,
+) -> Result<(f64, f64)> {
+    // Warm-up, and fail early.
+    op()?;
+    primitive()?;
+    let slice = budget / SLICES;
+    let mut spent = [Duration::ZERO; 2];
+    let mut count = [0u64; 2];
+    for _ in 0..SLICES {
+        let sides: [&mut dyn FnMut() -> Result<()>; 2] = [&mut op, &mut primitive];
+        for (side, f) in sides.into_iter().enumerate() {
+            let start = Instant::now();
+            let mut n = 0u64;
+            while n == 0 || start.elapsed() < slice {
+                f()?;
+                n += 1;
+            }
+            spent[side] += start.elapsed();
+            count[side] += n;
+        }
     }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+    let per_sec = |side: usize| count[side] as f64 / spent[side].as_secs_f64();
+    Ok((per_sec(0), per_sec(1)))
 }
 
 /// Which keys and message sizes to measure (`--key-type`, `--size`; default both of each).
@@ -326,40 +351,42 @@ pub fn run(
                     for &size in &only.sizes {
                         let msg = message(size);
                         if op == BenchOp::Sign {
-                            let ops = rate(budget, || {
+                            let op = || {
                                 black_box(sign_message(&msg, &how, &limits).map_err(fail)?);
                                 Ok(())
-                            })?;
-                            let prim = rate(budget, || {
+                            };
+                            let primitive_op = || {
                                 black_box(key.sign(&probe).map_err(fail)?);
                                 Ok(())
-                            })?;
+                            };
+                            let (ops, prim) = rates(budget, op, primitive_op)?;
                             emit("sign", kt.name(), Some(size), ops, prim);
                         } else {
                             let signed = sign_message(&msg, &how, &limits).map_err(fail)?;
                             let cached = op == BenchOp::VerifyCached;
                             let mut opts = VerifyOptions::trusting(now, [f.root.clone()]);
                             opts.cache = cached.then(|| Arc::new(SignatureCache::new(64)));
-                            let ops = rate(budget, || {
+                            let op = || {
                                 let v = verify_message(&signed, &opts, &limits, &ber);
                                 if !v.report.verdict.is_valid() {
                                     return Err(fail(format!("{:?}", v.report.verdict.findings)));
                                 }
                                 Ok(())
-                            })?;
+                            };
                             // A verification with its chain checks three signatures: the
                             // message's, the leaf's and the issuing CA's (ECDSA P-256 here);
                             // with the cache, the two CA signatures were checked before.
                             let root_spki = f.root.spki_der().map_err(fail)?;
                             let issuing_spki = f.issuing.spki_der().map_err(fail)?;
-                            let prim = rate(budget, || {
+                            let primitive_op = || {
                                 alg.verify(&spki, &probe, &sig).map_err(fail)?;
                                 if !cached {
                                     f.issuing.verify_signature(&root_spki).map_err(fail)?;
                                     cert.verify_signature(&issuing_spki).map_err(fail)?;
                                 }
                                 Ok(())
-                            })?;
+                            };
+                            let (ops, prim) = rates(budget, op, primitive_op)?;
                             let name = if cached { "verify-cached" } else { "verify" };
                             emit(name, kt.name(), Some(size), ops, prim);
                         }
@@ -370,7 +397,7 @@ pub fn run(
                 let subject_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
                 let urls = PublicationUrls::under("http://pki.example.com", "issuing");
                 let subject = f.issuing.subject_der().map_err(fail)?;
-                let ops = rate(budget, || {
+                let op = || {
                     let req = SubscriberRequest {
                         email: "bench@example.com",
                         profile: Profile::Signing,
@@ -401,11 +428,12 @@ pub fn run(
                         return Err(fail("lint"));
                     }
                     Ok(())
-                })?;
-                let prim = rate(budget, || {
+                };
+                let primitive_op = || {
                     black_box(f.issuing_key.sign(&[7u8; 200]).map_err(fail)?);
                     Ok(())
-                })?;
+                };
+                let (ops, prim) = rates(budget, op, primitive_op)?;
                 emit("issue", "ecdsa-p256", None, ops, prim);
             }
             BenchOp::Validate => {
@@ -469,11 +497,11 @@ pub fn run(
                     for &size in &only.sizes {
                         let msg = message(size);
                         if op == BenchOp::Encrypt {
-                            let ops = rate(budget, || {
+                            let op = || {
                                 black_box(encrypt_message(&msg, &recipients, &limits)?);
                                 Ok(())
-                            })?;
-                            let prim = rate(budget, &mut primitive)?;
+                            };
+                            let (ops, prim) = rates(budget, op, &mut primitive)?;
                             emit("encrypt", kt.name(), Some(size), ops, prim);
                         } else {
                             let mut encrypted = Vec::new();
@@ -488,12 +516,12 @@ pub fn run(
                                 encrypted.push(m);
                             }
                             let mut next = encrypted.iter().cycle();
-                            let ops = rate(budget, || {
+                            let op = || {
                                 let m = next.next().ok_or_else(|| fail("no message"))?;
                                 black_box(decrypt_message(m, &cert, &key, &limits)?);
                                 Ok(())
-                            })?;
-                            let prim = rate(budget, &mut primitive)?;
+                            };
+                            let (ops, prim) = rates(budget, op, &mut primitive)?;
                             emit("decrypt", kt.name(), Some(size), ops, prim);
                         }
                     }
