@@ -24,8 +24,12 @@ impl HeaderField<'_> {
     /// The value unfolded (CRLF/LF before white space removed) and trimmed, as text
     /// (invalid UTF-8 replaced).
     pub fn unfolded(&self) -> String {
-        let mut out = String::with_capacity(self.value.len());
         let text = String::from_utf8_lossy(self.value);
+        // Most values are one line: nothing to remove but the surrounding white space.
+        if !self.value.iter().any(|&b| b == b'\r' || b == b'\n') {
+            return text.trim().to_string();
+        }
+        let mut out = String::with_capacity(self.value.len());
         let mut chars = text.chars().peekable();
         while let Some(c) = chars.next() {
             if c == '\r' && chars.peek() == Some(&'\n') {
@@ -301,7 +305,10 @@ pub fn is_token(s: &str) -> bool {
 }
 
 /// Removes RFC 5322 comments (parentheses, nested, outside quoted strings).
-fn strip_comments(v: &str) -> String {
+fn strip_comments(v: &str) -> std::borrow::Cow<'_, str> {
+    if !v.contains('(') {
+        return std::borrow::Cow::Borrowed(v);
+    }
     let mut out = String::with_capacity(v.len());
     let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
     for c in v.chars() {
@@ -329,11 +336,15 @@ fn strip_comments(v: &str) -> String {
             _ => {}
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Splits on `;` outside quoted strings.
 fn split_params(v: &str) -> Vec<String> {
+    // Without quoted strings every ';' separates.
+    if !v.contains('"') {
+        return v.split(';').map(str::to_string).collect();
+    }
     let mut out = vec![String::new()];
     let (mut quoted, mut escaped) = (false, false);
     for c in v.chars() {

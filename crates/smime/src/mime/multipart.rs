@@ -104,13 +104,23 @@ pub fn split_in(
     let mut part_start: Option<u64> = None;
     // Offsets before this one are inside a delimiter line already read.
     let mut resume = body.start;
-    let mut window = vec![0u8; CHUNK.min((body.end - body.start) as usize)];
+    // Filled only for a source that cannot lend its bytes (a file): a message in memory is
+    // searched where it lies.
+    let mut window = Vec::new();
     let mut pos = body.start;
     let mut prev_byte: Option<u8> = None;
     'scan: while pos < body.end {
         let n = ((body.end - pos) as usize).min(CHUNK);
-        src.read_exact_at(&mut window[..n], pos)?;
-        let win = &window[..n];
+        let win = match src.borrow(pos..pos + n as u64) {
+            Some(lent) => lent,
+            None => {
+                if window.len() < n {
+                    window.resize(CHUNK.min((body.end - body.start) as usize), 0);
+                }
+                src.read_exact_at(&mut window[..n], pos)?;
+                &window[..n]
+            }
+        };
         for h in finder.find_iter(win) {
             let p = pos + h as u64;
             if p < resume {
