@@ -43,11 +43,27 @@ struct DssSigValue<'a> {
 /// The DER of `id-dsa` (tag, length, value).
 const ID_DSA_DER: [u8; 9] = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01];
 
-/// Whether the encoding of `id-dsa` occurs in `spki_der` at all: every key a verifier meets
-/// that is not DSA is dismissed by this scan, without decoding the SubjectPublicKeyInfo
-/// (which, per certificate and per path, cost more than the rest of the DSA handling).
+/// Whether the algorithm of the DER SubjectPublicKeyInfo `spki_der` is `id-dsa`, read from
+/// where its OID must be (RFC 5280 §4.1: SEQUENCE { SEQUENCE { OID, … }, BIT STRING })
+/// without decoding the structure: every key a verifier meets that is not DSA is dismissed
+/// here (a decode per certificate and per path cost more than the rest of the DSA handling).
+/// A malformed key is left for the full decode to refuse.
 fn names_dsa(spki_der: &[u8]) -> bool {
-    spki_der.windows(ID_DSA_DER.len()).any(|w| w == ID_DSA_DER)
+    /// Where the contents of the SEQUENCE at `at` start.
+    fn contents(b: &[u8], at: usize) -> Option<usize> {
+        if *b.get(at)? != 0x30 {
+            return None;
+        }
+        match *b.get(at + 1)? {
+            l if l < 0x80 => Some(at + 2),
+            l @ 0x81..=0x83 => Some(at + 2 + usize::from(l & 0x7f)),
+            _ => None,
+        }
+    }
+    contents(spki_der, 0)
+        .and_then(|alg| contents(spki_der, alg))
+        .and_then(|oid| spki_der.get(oid..oid + ID_DSA_DER.len()))
+        .is_some_and(|o| o == ID_DSA_DER)
 }
 
 /// Whether `spki_der` is a DSA key without domain parameters (they are inherited).

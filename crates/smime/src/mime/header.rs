@@ -299,10 +299,25 @@ impl ContentType {
 
 /// RFC 2045 token: printable ASCII except SPACE and tspecials.
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b > 32 && b < 127 && !b"()<>@,;:\\\"/[]?=".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| TOKEN[usize::from(b)])
 }
+
+/// The bytes [`is_token`] accepts: printable ASCII but SPACE and the RFC 2045 tspecials.
+static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 33;
+    while b < 127 {
+        t[b] = true;
+        b += 1;
+    }
+    let specials = b"()<>@,;:\\\"/[]?=";
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] = false;
+        i += 1;
+    }
+    t
+};
 
 /// Removes RFC 5322 comments (parentheses, nested, outside quoted strings).
 fn strip_comments(v: &str) -> std::borrow::Cow<'_, str> {
@@ -340,28 +355,24 @@ fn strip_comments(v: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Splits on `;` outside quoted strings.
-fn split_params(v: &str) -> Vec<String> {
-    // Without quoted strings every ';' separates.
-    if !v.contains('"') {
-        return v.split(';').map(str::to_string).collect();
-    }
-    let mut out = vec![String::new()];
-    let (mut quoted, mut escaped) = (false, false);
-    for c in v.chars() {
+fn split_params(v: &str) -> Vec<&str> {
+    // Byte by byte: the separators, quotes and backslashes are ASCII, which no byte of a
+    // multi-byte UTF-8 character equals, so every cut falls on a character boundary.
+    let mut out = Vec::new();
+    let (mut quoted, mut escaped, mut start) = (false, false, 0);
+    for (i, b) in v.bytes().enumerate() {
         if escaped {
             escaped = false;
-        } else if c == '\\' && quoted {
+        } else if b == b'\\' && quoted {
             escaped = true;
-        } else if c == '"' {
+        } else if b == b'"' {
             quoted = !quoted;
-        } else if c == ';' && !quoted {
-            out.push(String::new());
-            continue;
-        }
-        if let Some(last) = out.last_mut() {
-            last.push(c);
+        } else if b == b';' && !quoted {
+            out.push(&v[start..i]);
+            start = i + 1;
         }
     }
+    out.push(&v[start..]);
     out
 }
 
@@ -370,6 +381,9 @@ fn unquote(v: &str) -> String {
         return v.to_string();
     };
     let inner = inner.strip_suffix('"').unwrap_or(inner);
+    if !inner.contains('\\') {
+        return inner.to_string();
+    }
     let mut out = String::with_capacity(inner.len());
     let mut escaped = false;
     for c in inner.chars() {
@@ -520,5 +534,21 @@ mod tests {
         assert!(ContentType::parse("garbage").is_err());
         let round = ContentType::parse(&ct.to_header_value()).unwrap();
         assert_eq!(round, ct);
+        // Escapes inside quotes, separators inside quotes, UTF-8 next to separators.
+        let ct =
+            ContentType::parse("application/octet-stream; name=\"a\\\"b;c\"; title=\"ü;x\";x=ü")
+                .unwrap();
+        assert_eq!(ct.param("name"), Some("a\"b;c"));
+        assert_eq!(ct.param("title"), Some("ü;x"));
+        assert_eq!(ct.param("x"), Some("ü"));
+        assert!(ContentType::parse("text/plain; a=1; A=2").is_err());
+        // A folded value is unfolded; a one-line value only trimmed.
+        let block = parse_header_block(
+            b"Content-Type: multipart/mixed;\r\n\tboundary=\"b\"\r\nSubject:  hi \r\n\r\n",
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(block.content_type().unwrap().param("boundary"), Some("b"));
+        assert_eq!(block.get("Subject").unwrap().unfolded(), "hi");
     }
 }
