@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # S/MIME signing and verification: `cachet bench` beside OpenSSL's C library doing the same
 # operations in-process (scripts/peer/openssl_smime_bench.c, built here against libssl-dev),
-# in the same run, with the same keys and messages. Prints a table of same-run ratios for
-# docs/BENCHMARKS.md. Usage: scripts/bench-smime.sh [SECONDS]   (from the repository root)
+# in the same run, with the same keys and messages, in turns. Prints a table of same-run ratios
+# (median of ROUNDS turns, default 3) for docs/BENCHMARKS.md.
+# Usage: [ROUNDS=N] scripts/bench-smime.sh [SECONDS]   (from the repository root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-2}
@@ -30,29 +31,41 @@ for size in (10 * 1024, 1024 * 1024):
     open(f"msg-{size}.eml", "wb").write(m[:size])
 PY
 )
-echo "== cachet bench (same machine, same run)" >&2
-"$cachet" bench sign verify verify-cached --seconds "$secs" --json > "$work/cachet.json"
-echo "== OpenSSL C library, in-process" >&2
+rounds=${ROUNDS:-3}
+# Each row is measured in turns — Cachet, then OpenSSL, ROUNDS times — and the median of the
+# per-turn ratios reported: on a shared machine the CPU's speed drifts from one minute to the
+# next, and measuring all of one side before the other turned that drift into the ratio.
+echo "== cachet bench and OpenSSL's C library in turns, $rounds rounds of ${secs}s" >&2
 for op in sign verify; do
   for kt in rsa-2048 ecdsa-p256; do
     for size in 10240 1048576; do
-      r=$(cd "$work" && ./peer "$op" "$kt/cert.pem" "$kt/key.pem" issuing.pem root.pem "msg-$size.eml" "$secs")
-      echo "$op $kt $size $r"
+      for round in $(seq "$rounds"); do
+        ops=$op; [ "$op" = verify ] && ops="verify verify-cached"
+        # shellcheck disable=SC2086
+        "$cachet" bench $ops --key-type "$kt" --size "$size" --seconds "$secs" --json \
+          | python3 -c 'import json,sys; [print(r["operation"], r["key"], r["size"], r["ops_per_sec"], r["primitive_ops_per_sec"]) for r in json.load(sys.stdin)]'
+        r=$(cd "$work" && ./peer "$op" "$kt/cert.pem" "$kt/key.pem" issuing.pem root.pem "msg-$size.eml" "$secs")
+        echo "openssl-$op $kt $size $r 0"
+      done
     done
   done
-done > "$work/openssl.txt"
-python3 - "$work/cachet.json" "$work/openssl.txt" <<'PY'
-import json, sys
-cachet = {(r["operation"], r["key"], r["size"]): r for r in json.load(open(sys.argv[1]))}
-print(f"{'operation':<8} {'key':<11} {'size':>8} {'cachet/s':>10} {'openssl/s':>10} {'ratio':>7} {'primitive/s':>12}")
-for line in open(sys.argv[2]):
-    op, key, size, rate = line.split()
-    c = cachet[(op, key, int(size))]
-    o = float(rate)
-    print(f"{op:<8} {key:<11} {int(size):>8} {c['ops_per_sec']:>10.0f} {o:>10.0f} {c['ops_per_sec'] / o:>6.2f}x {c['primitive_ops_per_sec']:>12.0f}")
-    if op == "verify":
-        # The same verification with the CA-signature cache a long-running verifier (the
-        # gateway) keeps; OpenSSL's CMS_verify has none.
-        c = cachet[("verify-cached", key, int(size))]
-        print(f"{'  cached':<8} {key:<11} {int(size):>8} {c['ops_per_sec']:>10.0f} {o:>10.0f} {c['ops_per_sec'] / o:>6.2f}x {c['primitive_ops_per_sec']:>12.0f}")
+done > "$work/runs.txt"
+python3 - "$work/runs.txt" "$rounds" <<'PY'
+import sys, statistics
+from collections import defaultdict
+runs = defaultdict(list)
+for line in open(sys.argv[1]):
+    op, key, size, rate, prim = line.split()
+    runs[(op, key, int(size))].append((float(rate), float(prim)))
+med = statistics.median
+print(f"{'operation':<8} {'key':<11} {'size':>8} {'cachet/s':>10} {'openssl/s':>10} {'ratio':>7} {'range':>13} {'primitive/s':>12}")
+for (op, key, size), peer in runs.items():
+    if not op.startswith("openssl-"):
+        continue
+    op = op[len("openssl-"):]
+    for label, mine in [(op, op)] + ([("  cached", "verify-cached")] if op == "verify" else []):
+        c = runs[(mine, key, size)]
+        ratios = [a[0] / b[0] for a, b in zip(c, peer)]
+        print(f"{label:<8} {key:<11} {size:>8} {med(r for r, _ in c):>10.0f} {med(r for r, _ in peer):>10.0f} "
+              f"{med(ratios):>6.2f}x {min(ratios):>5.2f}-{max(ratios):.2f}x {med(p for _, p in c):>12.0f}")
 PY

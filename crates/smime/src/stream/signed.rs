@@ -153,6 +153,12 @@ pub fn verify_detached(
                 hasher.update(c);
                 return sink.write(c);
             }
+            // Text that is canonical already (the usual case) is digested where it lies.
+            if !crlf.has_bare_lf(c) {
+                crlf.pass(c);
+                hasher.update(c);
+                return sink.write(c);
+            }
             canon.clear();
             crlf.feed(c, &mut |s| canon.extend_from_slice(s));
             hasher.update(&canon);
