@@ -13,7 +13,7 @@
 
 use super::ContentSink;
 use super::ber::{BerStream, Frame, HOLLOW_END, StreamError, open_content_info};
-use super::reader::{Base64Reader, RangeReader};
+use super::reader::{Base64Decoder, Base64Reader, RangeReader};
 use super::splice::splice;
 use crate::ber::{BerLimits, normalize};
 use crate::cms::{self, CmsContent, oid};
@@ -30,6 +30,10 @@ use std::io::Read;
 use std::ops::Range;
 use zeroize::Zeroizing;
 
+/// Base64 text up to this size, when its source holds it in memory, is decoded whole rather
+/// than streamed (the decoded bytes are at most three quarters of what is in memory already).
+const WHOLE_DECODE_MAX: u64 = 4 << 20;
+
 /// A CMS object inside a [`Source`]: DER/BER bytes, or base64 text of them (the body of an
 /// `application/pkcs7-mime` part, or the inside of a PEM block).
 #[derive(Clone)]
@@ -45,6 +49,23 @@ pub struct CmsInput<'a> {
 impl<'a> CmsInput<'a> {
     /// The decoded bytes, from the start.
     pub fn reader(&self) -> Box<dyn Read + 'a> {
+        // Base64 text of a message held in memory is decoded in one go, where it lies: no
+        // copy of the text into a reading buffer first. Text that does not decode is left to
+        // the streaming reader, which reports the error where it meets it.
+        if self.base64
+            && self.range.end - self.range.start <= WHOLE_DECODE_MAX
+            && let Some(text) = self.src.borrow(self.range.clone())
+        {
+            let mut decoder = Base64Decoder::default();
+            let mut decoded = Vec::with_capacity(text.len() / 4 * 3 + 3);
+            if decoder
+                .feed(text, &mut decoded)
+                .and_then(|()| decoder.finish())
+                .is_ok()
+            {
+                return Box::new(std::io::Cursor::new(decoded));
+            }
+        }
         let r = RangeReader::new(self.src, self.range.clone());
         if self.base64 {
             Box::new(Base64Reader::with_size_hint(r, self.len_hint()))
