@@ -40,6 +40,12 @@ struct Memo {
     spki: OnceLock<Option<Vec<u8>>>,
     name_keys: OnceLock<(NameKey, NameKey)>,
     structure: OnceLock<Option<(&'static str, String)>>,
+    /// The extensions path validation reads for every certificate of every path, decoded
+    /// once (`None`: the extension does not decode, and asking again reports why).
+    basic_constraints: OnceLock<Option<Option<(bool, BasicConstraints)>>>,
+    key_usage: OnceLock<Option<Option<(bool, KeyUsage)>>>,
+    ext_key_usage: OnceLock<Option<Option<(bool, ExtendedKeyUsage)>>>,
+    subject_alt_name: OnceLock<Option<Option<(bool, SubjectAltName)>>>,
 }
 
 impl ParsedCertificate {
@@ -239,24 +245,41 @@ impl ParsedCertificate {
         }
     }
 
+    /// [`Self::decode_ext`] through `memo`: decoded once, cloned after; a failure is
+    /// decoded again so that its error can be returned.
+    fn memo_ext<T: Clone + for<'b> Decode<'b>>(
+        &self,
+        memo: &OnceLock<Option<Option<(bool, T)>>>,
+        oid: ObjectIdentifier,
+        what: &'static str,
+    ) -> Result<Option<(bool, T)>> {
+        match memo.get_or_init(|| self.decode_ext(oid, what).ok()) {
+            Some(v) => Ok(v.clone()),
+            None => self.decode_ext(oid, what),
+        }
+    }
+
     /// basicConstraints and its criticality.
     pub fn basic_constraints(&self) -> Result<Option<(bool, BasicConstraints)>> {
-        self.decode_ext(oids::ID_CE_BASIC_CONSTRAINTS, "basicConstraints")
+        let memo = &self.memo.basic_constraints;
+        self.memo_ext(memo, oids::ID_CE_BASIC_CONSTRAINTS, "basicConstraints")
     }
 
     /// keyUsage and its criticality.
     pub fn key_usage(&self) -> Result<Option<(bool, KeyUsage)>> {
-        self.decode_ext(oids::ID_CE_KEY_USAGE, "keyUsage")
+        self.memo_ext(&self.memo.key_usage, oids::ID_CE_KEY_USAGE, "keyUsage")
     }
 
     /// extKeyUsage and its criticality.
     pub fn ext_key_usage(&self) -> Result<Option<(bool, ExtendedKeyUsage)>> {
-        self.decode_ext(oids::ID_CE_EXT_KEY_USAGE, "extKeyUsage")
+        let memo = &self.memo.ext_key_usage;
+        self.memo_ext(memo, oids::ID_CE_EXT_KEY_USAGE, "extKeyUsage")
     }
 
     /// subjectAltName and its criticality.
     pub fn subject_alt_name(&self) -> Result<Option<(bool, SubjectAltName)>> {
-        self.decode_ext(oids::ID_CE_SUBJECT_ALT_NAME, "subjectAltName")
+        let memo = &self.memo.subject_alt_name;
+        self.memo_ext(memo, oids::ID_CE_SUBJECT_ALT_NAME, "subjectAltName")
     }
 
     /// The subjectKeyIdentifier value.
@@ -645,6 +668,24 @@ mod tests {
             structure(&certificate_der(&name("Structure"), vec![ski, bc, other])),
             Ok(())
         );
+    }
+
+    #[test]
+    fn remembered_extensions_are_what_decoding_gives_and_failures_stay_failures() {
+        let bc = crate::ext::basic_constraints(true, Some(0)).unwrap();
+        let bad_ku = raw_ext(oids::ID_CE_KEY_USAGE, b"malformed");
+        let c =
+            ParsedCertificate::from_der(&certificate_der(&name("S"), vec![bc, bad_ku])).unwrap();
+        for _ in 0..2 {
+            let (critical, bc) = c.basic_constraints().unwrap().unwrap();
+            assert!(critical);
+            assert!(bc.ca);
+            assert_eq!(bc.path_len_constraint, Some(0));
+            let e = c.key_usage().unwrap_err().to_string();
+            assert!(e.contains("keyUsage"), "{e}");
+            assert!(c.ext_key_usage().unwrap().is_none());
+            assert!(c.subject_alt_name().unwrap().is_none());
+        }
     }
 
     #[test]

@@ -449,7 +449,7 @@ fn as_set(tree: &BerTree<'_>, n: NodeId) -> Option<Vec<u8>> {
     // RFC 5652 §5.4 signs the DER encoding of the attributes. A sender that transmitted them
     // in BER (indefinite lengths) still signed their DER form, which the normaliser
     // reproduces without re-ordering anything; DER input comes out byte-identical.
-    let raw = tree.to_der_with(n, &[]).ok()?;
+    let raw = tree.der_of(n, &[]).ok()?;
     let (_, rest) = raw.split_first()?;
     let mut out = Vec::with_capacity(raw.len());
     out.push(0x31);
