@@ -364,19 +364,7 @@ pub(crate) fn print_json(v: &serde_json::Value) -> Result<()> {
 }
 
 fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
-    json!({
-        "serial": r.serial,
-        "email": r.email,
-        "subject": r.subject,
-        "profile": r.profile,
-        "key_type": r.key_type,
-        "not_before": rfc3339(r.not_before as u64),
-        "not_after": rfc3339(r.not_after as u64),
-        "issued_at": rfc3339(r.issued_at as u64),
-        "status": r.status(now),
-        "revoked_at": r.revoked_at.map(|t| rfc3339(t as u64)),
-        "revocation_reason": r.revocation_reason,
-    })
+    json!(cachet_service::views::CertificateView::of(r, now, false))
 }
 
 fn fingerprint(der: &[u8]) -> String {

@@ -9,6 +9,7 @@ use cachet_pki::time::rfc3339;
 use cachet_service::ServiceError;
 use cachet_service::accounts::{Enrolled, KeyBundle, KeyDelivery, NewAccount, PreparedAccount};
 use cachet_service::config::Config;
+use cachet_service::views::{AccountView, CertificateView};
 use cachet_store::{AccountRecord, AccountState, CertificateRecord};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -153,27 +154,11 @@ pub(crate) struct Common {
 }
 
 fn cert_summary(r: &CertificateRecord, now: u64) -> serde_json::Value {
-    json!({
-        "serial": r.serial,
-        "profile": r.profile,
-        "key_type": r.key_type,
-        "not_before": rfc3339(r.not_before as u64),
-        "not_after": rfc3339(r.not_after as u64),
-        "status": r.status(now),
-        "revocation_reason": r.revocation_reason,
-        "superseded_by": r.superseded_by,
-    })
+    json!(CertificateView::of(r, now, false))
 }
 
 fn account_json(a: &AccountRecord) -> serde_json::Value {
-    json!({
-        "email": a.email,
-        "name": a.name,
-        "state": a.state.name(),
-        "est_password": a.password_hash.is_some(),
-        "created_at": rfc3339(a.created_at.max(0) as u64),
-        "updated_at": rfc3339(a.updated_at.max(0) as u64),
-    })
+    json!(AccountView::of(a))
 }
 
 fn default_p12(email: &str) -> PathBuf {

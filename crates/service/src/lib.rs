@@ -22,6 +22,7 @@ pub mod publication;
 pub mod recovery;
 pub mod tokens;
 pub mod trust;
+pub mod views;
 
 pub use ca::{Cachet, InitOptions, IssueRequest, Issued, KeySource};
 pub use datadir::DataDir;

@@ -24,6 +24,7 @@ use cachet_pki::time::rfc3339;
 use cachet_service::ServiceError;
 use cachet_service::accounts::NewAccount;
 use cachet_service::tokens::{Caller, Role};
+use cachet_service::views::{AccountView, CertificateView};
 use cachet_store::{AccountRecord, AccountState, CertificateRecord};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -197,35 +198,11 @@ fn caller_of(req: &axum::http::Extensions) -> Result<Authenticated, ApiError> {
 }
 
 fn certificate_json(r: &CertificateRecord, now: u64, with_pem: bool) -> Value {
-    let mut v = json!({
-        "serial": r.serial,
-        "email": r.email,
-        "subject": r.subject,
-        "profile": r.profile,
-        "key_type": r.key_type,
-        "not_before": rfc3339(r.not_before.max(0) as u64),
-        "not_after": rfc3339(r.not_after.max(0) as u64),
-        "issued_at": rfc3339(r.issued_at.max(0) as u64),
-        "status": r.status(now),
-        "revoked_at": r.revoked_at.map(|t| rfc3339(t.max(0) as u64)),
-        "revocation_reason": r.revocation_reason,
-        "superseded_by": r.superseded_by,
-    });
-    if with_pem {
-        v["pem"] = json!(cachet_pki::pem::encode("CERTIFICATE", &r.der));
-    }
-    v
+    json!(CertificateView::of(r, now, with_pem))
 }
 
 fn account_json(a: &AccountRecord) -> Value {
-    json!({
-        "email": a.email,
-        "name": a.name,
-        "state": a.state.name(),
-        "est_password": a.password_hash.is_some(),
-        "created_at": rfc3339(a.created_at.max(0) as u64),
-        "updated_at": rfc3339(a.updated_at.max(0) as u64),
-    })
+    json!(AccountView::of(a))
 }
 
 fn ok(status: StatusCode, v: Value) -> ApiResult {
