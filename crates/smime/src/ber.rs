@@ -727,12 +727,22 @@ impl<'a> BerTree<'a> {
     /// The DER form of the element `id` and its descendants as [`Self::to_der_with`] writes
     /// it, borrowed from the input when the received encoding is that form already — the
     /// usual case, since most signers write DER — so that it is neither copied nor rebuilt.
+    ///
+    /// `implicit_octet_strings` must be sorted (ascending): only the run of it inside the
+    /// subtree is looked at, found by binary search, so that calling this for each of many
+    /// siblings (a SignerInfo each) stays linear in the input rather than in signers × list.
     pub fn der_of(
         &self,
         id: NodeId,
         implicit_octet_strings: &[NodeId],
     ) -> Result<std::borrow::Cow<'a, [u8]>, BerError> {
         let root = self.node(id).ok_or(BerError::UnknownNode { index: id.0 })?;
+        debug_assert!(implicit_octet_strings.is_sorted());
+        let implicit_octet_strings = {
+            let from = implicit_octet_strings.partition_point(|n| n.0 < id.0);
+            let to = implicit_octet_strings.partition_point(|n| n.0 < root.subtree_end);
+            &implicit_octet_strings[from..to.max(from)]
+        };
         let unchanged = self.nodes[id.0..root.subtree_end]
             .iter()
             .enumerate()
@@ -744,7 +754,9 @@ impl<'a> BerTree<'a> {
                     && length_octets == der_length_len(len)
                     && !(node.identifier.constructed
                         && (node.identifier.string_kind().is_some()
-                            || implicit_octet_strings.contains(&NodeId(id.0 + k))))
+                            || implicit_octet_strings
+                                .binary_search(&NodeId(id.0 + k))
+                                .is_ok()))
             });
         if unchanged {
             Ok(std::borrow::Cow::Borrowed(
@@ -1118,6 +1130,19 @@ mod tests {
         let joined = tree.der_of(tree.root(), &[field]).unwrap();
         assert!(matches!(joined, Cow::Owned(_)));
         assert_eq!(joined, tree.to_der_with(tree.root(), &[field]).unwrap());
+        // Siblings given the whole (sorted) list: each rewrites only its own field.
+        let two = [
+            0x30, 0x0c, 0x30, 0x04, 0xa0, 0x02, 0x04, 0x00, 0x30, 0x04, 0xa0, 0x02, 0x04, 0x00,
+        ];
+        let tree = BerTree::parse(&two, &LIMITS).unwrap();
+        let kids: Vec<NodeId> = tree.children(tree.root()).collect();
+        let fields: Vec<NodeId> = kids.iter().map(|&k| tree.child(k, 0).unwrap()).collect();
+        for &k in &kids {
+            assert_eq!(
+                &tree.der_of(k, &fields).unwrap()[..],
+                [0x30, 0x02, 0x80, 0x00]
+            );
+        }
         // Indefinite, non-minimal and constructed-string encodings are rebuilt.
         for ber in [
             &[0x30, 0x80, 0x04, 0x01, 7, 0, 0][..],

@@ -237,6 +237,8 @@ pub fn decode_content_info(ber: &[u8], limits: &BerLimits) -> Result<DecodedCont
         });
     };
 
+    // Sorted, as `der_of` needs (the layouts find them in tree order already).
+    implicit.sort_unstable();
     let der = tree.der_of(root, &implicit)?;
     let info = || ContentInfoRef::from_der(&der).map_err(|e| CmsError::malformed("ContentInfo", e));
     let content = match kind {
