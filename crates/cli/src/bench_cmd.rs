@@ -182,7 +182,7 @@ fn bench_validate(kt: KeyType, now: u64, budget: Duration) -> Result<(f64, f64)>
     };
     let mut opts = ValidationOptions::new(now, Purpose::EmailSigning);
     opts.revocation = RevocationPolicy::Require;
-    let op = || {
+    let operation = || {
         let v = validate(&leaf, &material, &opts);
         if !v.is_valid() {
             return Err(fail(format!("{:?}", v.verdict.findings)));
@@ -192,13 +192,12 @@ fn bench_validate(kt: KeyType, now: u64, budget: Duration) -> Result<(f64, f64)>
     };
     let issuing_spki = pki.issuing.spki_der().map_err(fail)?;
     let root_spki = pki.root.spki_der().map_err(fail)?;
-    let primitive_op = || {
+    let primitive = || {
         leaf.verify_signature(&issuing_spki).map_err(fail)?;
         pki.issuing.verify_signature(&root_spki).map_err(fail)?;
         Ok(())
     };
-    let (ops, prim) = rates(budget, op, primitive_op)?;
-    Ok((ops, prim))
+    rates(budget, operation, primitive)
 }
 
 /// How many alternating slices [`rates`] cuts its budget into.
@@ -351,22 +350,22 @@ pub fn run(
                     for &size in &only.sizes {
                         let msg = message(size);
                         if op == BenchOp::Sign {
-                            let op = || {
+                            let operation = || {
                                 black_box(sign_message(&msg, &how, &limits).map_err(fail)?);
                                 Ok(())
                             };
-                            let primitive_op = || {
+                            let primitive = || {
                                 black_box(key.sign(&probe).map_err(fail)?);
                                 Ok(())
                             };
-                            let (ops, prim) = rates(budget, op, primitive_op)?;
+                            let (ops, prim) = rates(budget, operation, primitive)?;
                             emit("sign", kt.name(), Some(size), ops, prim);
                         } else {
                             let signed = sign_message(&msg, &how, &limits).map_err(fail)?;
                             let cached = op == BenchOp::VerifyCached;
                             let mut opts = VerifyOptions::trusting(now, [f.root.clone()]);
                             opts.cache = cached.then(|| Arc::new(SignatureCache::new(64)));
-                            let op = || {
+                            let operation = || {
                                 let v = verify_message(&signed, &opts, &limits, &ber);
                                 if !v.report.verdict.is_valid() {
                                     return Err(fail(format!("{:?}", v.report.verdict.findings)));
@@ -378,7 +377,7 @@ pub fn run(
                             // with the cache, the two CA signatures were checked before.
                             let root_spki = f.root.spki_der().map_err(fail)?;
                             let issuing_spki = f.issuing.spki_der().map_err(fail)?;
-                            let primitive_op = || {
+                            let primitive = || {
                                 alg.verify(&spki, &probe, &sig).map_err(fail)?;
                                 if !cached {
                                     f.issuing.verify_signature(&root_spki).map_err(fail)?;
@@ -386,7 +385,7 @@ pub fn run(
                                 }
                                 Ok(())
                             };
-                            let (ops, prim) = rates(budget, op, primitive_op)?;
+                            let (ops, prim) = rates(budget, operation, primitive)?;
                             let name = if cached { "verify-cached" } else { "verify" };
                             emit(name, kt.name(), Some(size), ops, prim);
                         }
@@ -397,7 +396,7 @@ pub fn run(
                 let subject_key = PrivateKey::generate(KeyType::EcdsaP256).map_err(fail)?;
                 let urls = PublicationUrls::under("http://pki.example.com", "issuing");
                 let subject = f.issuing.subject_der().map_err(fail)?;
-                let op = || {
+                let operation = || {
                     let req = SubscriberRequest {
                         email: "bench@example.com",
                         profile: Profile::Signing,
@@ -429,11 +428,11 @@ pub fn run(
                     }
                     Ok(())
                 };
-                let primitive_op = || {
+                let primitive = || {
                     black_box(f.issuing_key.sign(&[7u8; 200]).map_err(fail)?);
                     Ok(())
                 };
-                let (ops, prim) = rates(budget, op, primitive_op)?;
+                let (ops, prim) = rates(budget, operation, primitive)?;
                 emit("issue", "ecdsa-p256", None, ops, prim);
             }
             BenchOp::Validate => {
@@ -497,11 +496,11 @@ pub fn run(
                     for &size in &only.sizes {
                         let msg = message(size);
                         if op == BenchOp::Encrypt {
-                            let op = || {
+                            let operation = || {
                                 black_box(encrypt_message(&msg, &recipients, &limits)?);
                                 Ok(())
                             };
-                            let (ops, prim) = rates(budget, op, &mut primitive)?;
+                            let (ops, prim) = rates(budget, operation, &mut primitive)?;
                             emit("encrypt", kt.name(), Some(size), ops, prim);
                         } else {
                             let mut encrypted = Vec::new();
@@ -516,12 +515,12 @@ pub fn run(
                                 encrypted.push(m);
                             }
                             let mut next = encrypted.iter().cycle();
-                            let op = || {
+                            let operation = || {
                                 let m = next.next().ok_or_else(|| fail("no message"))?;
                                 black_box(decrypt_message(m, &cert, &key, &limits)?);
                                 Ok(())
                             };
-                            let (ops, prim) = rates(budget, op, &mut primitive)?;
+                            let (ops, prim) = rates(budget, operation, &mut primitive)?;
                             emit("decrypt", kt.name(), Some(size), ops, prim);
                         }
                     }

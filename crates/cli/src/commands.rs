@@ -363,7 +363,9 @@ pub(crate) fn print_json(v: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
+/// A certificate record as every `--json` output of the command line shows it (the REST
+/// API's view, without the PEM).
+pub(crate) fn cert_json(r: &CertificateRecord, now: u64) -> serde_json::Value {
     json!(cachet_service::views::CertificateView::of(r, now, false))
 }
 

@@ -9,8 +9,8 @@ use cachet_pki::time::rfc3339;
 use cachet_service::ServiceError;
 use cachet_service::accounts::{Enrolled, KeyBundle, KeyDelivery, NewAccount, PreparedAccount};
 use cachet_service::config::Config;
-use cachet_service::views::{AccountView, CertificateView};
-use cachet_store::{AccountRecord, AccountState, CertificateRecord};
+use cachet_service::views::AccountView;
+use cachet_store::{AccountRecord, AccountState};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -153,10 +153,6 @@ pub(crate) struct Common {
     json: bool,
 }
 
-fn cert_summary(r: &CertificateRecord, now: u64) -> serde_json::Value {
-    json!(CertificateView::of(r, now, false))
-}
-
 fn account_json(a: &AccountRecord) -> serde_json::Value {
     json!(AccountView::of(a))
 }
@@ -248,7 +244,7 @@ fn print_enrolled(e: &Enrolled, p12: KeyFile, json: bool, now: u64) -> Result<()
     let certs: Vec<serde_json::Value> = e
         .certificates
         .iter()
-        .map(|i| cert_summary(&i.record, now))
+        .map(|i| crate::commands::cert_json(&i.record, now))
         .collect();
     if !json {
         crate::out!(
@@ -356,8 +352,12 @@ pub(crate) async fn run(command: UserCommand) -> Result<ExitCode> {
             let t = now();
             if json {
                 let mut v = account_json(&a);
-                v["certificates"] =
-                    json!(certs.iter().map(|r| cert_summary(r, t)).collect::<Vec<_>>());
+                v["certificates"] = json!(
+                    certs
+                        .iter()
+                        .map(|r| crate::commands::cert_json(r, t))
+                        .collect::<Vec<_>>()
+                );
                 print_json(&v)?;
             } else {
                 crate::out!("Account:        {}", a.email);

@@ -13,7 +13,7 @@
 
 use super::ContentSink;
 use super::ber::{BerStream, Frame, HOLLOW_END, StreamError, open_content_info};
-use super::reader::{Base64Decoder, Base64Reader, RangeReader};
+use super::reader::{Base64Reader, RangeReader};
 use super::splice::splice;
 use crate::ber::{BerLimits, normalize};
 use crate::cms::{self, CmsContent, oid};
@@ -55,16 +55,9 @@ impl<'a> CmsInput<'a> {
         if self.base64
             && self.range.end - self.range.start <= WHOLE_DECODE_MAX
             && let Some(text) = self.src.borrow(self.range.clone())
+            && let Ok(decoded) = crate::mime::encode::base64_decode(text)
         {
-            let mut decoder = Base64Decoder::default();
-            let mut decoded = Vec::with_capacity(text.len() / 4 * 3 + 3);
-            if decoder
-                .feed(text, &mut decoded)
-                .and_then(|()| decoder.finish())
-                .is_ok()
-            {
-                return Box::new(std::io::Cursor::new(decoded));
-            }
+            return Box::new(std::io::Cursor::new(decoded));
         }
         let r = RangeReader::new(self.src, self.range.clone());
         if self.base64 {
