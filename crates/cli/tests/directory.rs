@@ -517,24 +517,24 @@ fn with_anonymous_read_off_only_bound_accounts_search() {
         r.stdout
     );
 
+    // A search for Alice bound as `name` with `password`, asking for `attributes`.
+    let bound_search = |name: &str, password: &str, attributes: &[&str]| {
+        let mut args = vec![
+            "-D",
+            name,
+            "-w",
+            password,
+            "-b",
+            BASE,
+            "(mail=alice@example.test)",
+        ];
+        args.extend_from_slice(attributes);
+        ldapsearch(dir, &ldap, &args)
+    };
+
     // Bound as Alice, by DN or by mailbox: found, with her certificates.
     for name in [ALICE_DN, "alice@example.test"] {
-        let r = ldapsearch(
-            dir,
-            &ldap,
-            &[
-                "-D",
-                name,
-                "-w",
-                PASSWORD,
-                "-b",
-                BASE,
-                "(mail=alice@example.test)",
-                "mail",
-                "userCertificate;binary",
-            ],
-        )
-        .ok();
+        let r = bound_search(name, PASSWORD, &["mail", "userCertificate;binary"]).ok();
         assert_eq!(dns(&r.stdout), vec![ALICE_DN], "{name}");
         assert!(
             !value_files(&r.stdout, "userCertificate;binary").is_empty(),
@@ -558,21 +558,7 @@ fn with_anonymous_read_off_only_bound_accounts_search() {
     let officer = token("officer", "recovery-officer");
     let admin_dn = format!("cn=ops,ou=admins,{BASE}");
     for name in [admin_dn.as_str(), "ops"] {
-        let r = ldapsearch(
-            dir,
-            &ldap,
-            &[
-                "-D",
-                name,
-                "-w",
-                &admin,
-                "-b",
-                BASE,
-                "(mail=alice@example.test)",
-                "1.1",
-            ],
-        )
-        .ok();
+        let r = bound_search(name, &admin, &["1.1"]).ok();
         assert_eq!(dns(&r.stdout), vec![ALICE_DN], "{name}");
     }
     for (name, password) in [
