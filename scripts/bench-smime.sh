@@ -40,7 +40,7 @@ for op in sign verify; do
   for kt in rsa-2048 ecdsa-p256; do
     for size in 10240 1048576; do
       for round in $(seq "$rounds"); do
-        ops=$op; [ "$op" = verify ] && ops="verify verify-cached"
+        ops=$op; [ "$op" = verify ] && ops="verify verify-uncached"
         # shellcheck disable=SC2086
         "$cachet" bench $ops --key-type "$kt" --size "$size" --seconds "$secs" --json \
           | python3 -c 'import json,sys; [print(r["operation"], r["key"], r["size"], r["ops_per_sec"], r["primitive_ops_per_sec"]) for r in json.load(sys.stdin)]'
@@ -58,14 +58,14 @@ for line in open(sys.argv[1]):
     op, key, size, rate, prim = line.split()
     runs[(op, key, int(size))].append((float(rate), float(prim)))
 med = statistics.median
-print(f"{'operation':<8} {'key':<11} {'size':>8} {'cachet/s':>10} {'openssl/s':>10} {'ratio':>7} {'range':>13} {'primitive/s':>12}")
+print(f"{'operation':<10} {'key':<11} {'size':>8} {'cachet/s':>10} {'openssl/s':>10} {'ratio':>7} {'range':>13} {'primitive/s':>12}")
 for (op, key, size), peer in runs.items():
     if not op.startswith("openssl-"):
         continue
     op = op[len("openssl-"):]
-    for label, mine in [(op, op)] + ([("  cached", "verify-cached")] if op == "verify" else []):
+    for label, mine in [(op, op)] + ([("  uncached", "verify-uncached")] if op == "verify" else []):
         c = runs[(mine, key, size)]
         ratios = [a[0] / b[0] for a, b in zip(c, peer)]
-        print(f"{label:<8} {key:<11} {size:>8} {med(r for r, _ in c):>10.0f} {med(r for r, _ in peer):>10.0f} "
+        print(f"{label:<10} {key:<11} {size:>8} {med(r for r, _ in c):>10.0f} {med(r for r, _ in peer):>10.0f} "
               f"{med(ratios):>6.2f}x {min(ratios):>5.2f}-{max(ratios):.2f}x {med(p for _, p in c):>12.0f}")
 PY

@@ -47,7 +47,7 @@ fn bench_json_lists_operations_beside_primitive_rates() {
     check_rows(&["sign", "verify"], &[], &keys, &[10240, 1048576]);
     check_rows(&["encrypt", "decrypt"], &[], &keys, &[10240, 1048576]);
     check_rows(
-        &["verify-cached"],
+        &["verify-uncached"],
         &["--key-type", "ecdsa-p256", "--size", "4096"],
         &["ecdsa-p256"],
         &[4096],

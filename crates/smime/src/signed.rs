@@ -415,7 +415,7 @@ pub fn sign(req: &SignRequest<'_>) -> Result<Vec<u8>, SignError> {
 pub use cachet_pki::validate::{CertificateIntern, SignatureCache};
 
 /// Settings of a verification.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VerifyOptions {
     /// The time of checking (seconds since the epoch): certificate validity is judged then.
     pub at: u64,
@@ -435,11 +435,32 @@ pub struct VerifyOptions {
     /// from them): one that arrives again is not decoded and structure-checked again. On by
     /// default; it changes no verdict (see [`CertificateIntern`]).
     pub certificates: std::sync::Arc<CertificateIntern>,
-    /// A cache of verified certificate signatures shared between verifications: a
-    /// long-running verifier's choice, off by default.
+    /// Certificate signatures verified by earlier verifications with these options (or
+    /// options cloned from them): a CA certificate's signature over the same bytes with the
+    /// same issuer key is checked once, not for every message. On by default; it changes no
+    /// verdict (see [`SignatureCache`]): validity, revocation, name constraints and policies
+    /// are still checked for each message, and so is each message's own signature. `None`
+    /// verifies every certificate signature every time.
     pub cache: Option<std::sync::Arc<SignatureCache>>,
     /// Fetches CRLs, OCSP answers and missing issuers over the network; `None`: offline.
     pub fetcher: Option<std::sync::Arc<dyn Fetcher>>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            at: 0,
+            trust_anchors: Vec::new(),
+            extra_certificates: Vec::new(),
+            crls: Vec::new(),
+            policy: PolicyInputs::default(),
+            revocation: RevocationPolicy::default(),
+            from_addresses: Vec::new(),
+            certificates: Default::default(),
+            cache: Some(Default::default()),
+            fetcher: None,
+        }
+    }
 }
 
 impl VerifyOptions {

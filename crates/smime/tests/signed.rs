@@ -253,7 +253,7 @@ fn a_signer_with_the_wrong_key_is_refused() {
 }
 
 #[test]
-fn a_signature_cache_gives_the_same_verdicts() {
+fn the_default_signature_memory_gives_the_same_verdicts() {
     let p = pki();
     let other = pki();
     let (cert, key) = leaf(
@@ -286,33 +286,39 @@ fn a_signature_cache_gives_the_same_verdicts() {
         false,
         SidKind::IssuerAndSerialNumber,
     );
-    let cache = std::sync::Arc::new(SignatureCache::new(4));
-    let o = VerifyOptions {
-        cache: Some(cache),
+    // Our leaf, carrying an issuing CA certificate whose signature was altered: the same
+    // subject and key, so the path is built as before, but not the bytes the memory saw.
+    let mut forged_der = p.issuing.der().to_vec();
+    let last = forged_der.len() - 1;
+    forged_der[last] ^= 1;
+    let forged_ca = ParsedCertificate::from_der(&forged_der).unwrap();
+    let forged = sign_with(
+        &cert,
+        &key,
+        std::slice::from_ref(&forged_ca),
+        content,
+        false,
+        SidKind::IssuerAndSerialNumber,
+    );
+    // Options as a verifier keeps them between messages: the memory is on by default.
+    let o = opts(&p, None);
+    assert!(o.cache.is_some(), "the signature memory is on by default");
+    let uncached = VerifyOptions {
+        cache: None,
         ..opts(&p, None)
     };
+    let ber = BerLimits::default();
     for _ in 0..3 {
-        let r = verify(
-            &good,
-            SignedContent::Detached(content),
-            &o,
-            &BerLimits::default(),
-        );
-        assert!(r.verdict.is_valid(), "{:?}", r.verdict);
-        let r = verify(
-            &foreign,
-            SignedContent::Detached(content),
-            &o,
-            &BerLimits::default(),
-        );
-        assert!(!r.verdict.is_valid());
-        let r = verify(
-            &good,
-            SignedContent::Detached(b"altered"),
-            &o,
-            &BerLimits::default(),
-        );
-        assert!(r.verdict.has(Code::ContentAltered));
+        for o in [&o, &uncached] {
+            let r = verify(&good, SignedContent::Detached(content), o, &ber);
+            assert!(r.verdict.is_valid(), "{:?}", r.verdict);
+            let r = verify(&foreign, SignedContent::Detached(content), o, &ber);
+            assert!(!r.verdict.is_valid());
+            let r = verify(&forged, SignedContent::Detached(content), o, &ber);
+            assert!(!r.verdict.is_valid(), "a forged CA certificate passed");
+            let r = verify(&good, SignedContent::Detached(b"altered"), o, &ber);
+            assert!(r.verdict.has(Code::ContentAltered));
+        }
     }
 }
 

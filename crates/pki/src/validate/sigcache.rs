@@ -1,7 +1,9 @@
 //! Two memories for a verifier that sees many messages from the same CAs: parsed
 //! certificates ([`CertificateIntern`]: what is derived from a certificate's bytes alone is
-//! derived once) and, opt-in, verified certificate signatures ([`SignatureCache`]: each CA
-//! signature is checked once).
+//! derived once) and verified certificate signatures ([`SignatureCache`]: each CA
+//! signature over the same bytes with the same key is checked once). Both remember the
+//! results of pure functions of bytes, so neither can change a verdict; `cachet-smime`'s
+//! verifier uses both by default.
 
 use crate::ParsedCertificate;
 use cachet_crypto::digest::{DigestAlgorithm, Hasher};
@@ -65,15 +67,23 @@ impl std::fmt::Debug for CertificateIntern {
     }
 }
 
-/// Verified (issuer key, certificate) pairs, keyed by the SHA-256 of both. Bounded: when
-/// full it starts afresh. Only successes are remembered, so a poisoned entry cannot make a
-/// bad signature pass: the key of an entry is the exact issuer key and certificate bytes.
+/// Verified (issuer key, certificate) pairs, keyed by the SHA-256 of both. Whether a
+/// signature verifies depends on nothing but the signed certificate's bytes and the issuer's
+/// key, so a remembered success is exactly what verifying again would give: what is not
+/// remembered is everything that depends on the time, the trust anchors or revocation,
+/// which path validation checks for each validation. Only successes are remembered, and the
+/// key of an entry is the exact issuer key and certificate bytes, so no entry can make
+/// another certificate's signature pass. Bounded: when full it starts afresh.
 pub struct SignatureCache {
     seen: Mutex<HashSet<[u8; 32]>>,
     capacity: usize,
 }
 
 impl SignatureCache {
+    /// How many signatures [`Default`] remembers: an entry is 32 bytes, and the CA
+    /// certificates an organisation's mail arrives with number in the hundreds.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
     /// A cache remembering at most `capacity` signatures.
     pub fn new(capacity: usize) -> Self {
         SignatureCache {
@@ -108,6 +118,12 @@ impl SignatureCache {
             seen.insert(key);
         }
         ok
+    }
+}
+
+impl Default for SignatureCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
     }
 }
 
