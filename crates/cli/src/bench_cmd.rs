@@ -19,6 +19,7 @@ use cachet_smime::mime::canon::to_crlf;
 use cachet_smime::mime::encode::make_7bit_safe;
 use cachet_smime::mime::smime::{SourceLayer, classify_in, split_message};
 use cachet_smime::signed::{SidKind, Signer, VerifyOptions};
+use cachet_smime::stream::Plaintext;
 use cachet_smime::stream::envelope::{self as stream_envelope, CmsInput, EncryptRequest};
 use cachet_smime::stream::message as stream_msg;
 use clap::ValueEnum;
@@ -26,7 +27,6 @@ use serde_json::json;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use zeroize::Zeroizing;
 
 /// What `cachet bench` measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -120,7 +120,7 @@ fn decrypt_message(
     cert: &ParsedCertificate,
     key: &PrivateKey,
     limits: &Limits,
-) -> Result<Zeroizing<Vec<u8>>> {
+) -> Result<Plaintext> {
     let SourceLayer::Pkcs7Mime { body, base64, .. } =
         classify_in(&msg, 0..msg.len() as u64, limits).map_err(fail)?
     else {
@@ -131,7 +131,7 @@ fn decrypt_message(
         range: body,
         base64,
     };
-    let mut out = Zeroizing::new(Vec::with_capacity(msg.len()));
+    let mut out = Plaintext::with_capacity(msg.len());
     stream_envelope::decrypt(&input, &[(cert, key)], &mut out).map_err(fail)?;
     Ok(out)
 }

@@ -20,6 +20,7 @@ use cachet_smime::message::verify_message;
 use cachet_smime::mime::Limits;
 use cachet_smime::mime::smime::{SourceLayer, classify_in};
 use cachet_smime::signed::{SignerReport, VerifyOptions, micalg};
+use cachet_smime::stream::Plaintext;
 use cachet_smime::stream::envelope::{self as stream_envelope, CmsInput};
 use const_oid::ObjectIdentifier;
 use serde_json::{Value, json};
@@ -472,7 +473,7 @@ fn encrypted_layer(
             range: 0..der.len() as u64,
             base64: false,
         };
-        let mut out = Zeroizing::new(Vec::new());
+        let mut out = Plaintext::default();
         match stream_envelope::decrypt(&input, &ids, &mut out) {
             Ok(d) => {
                 let who = &identities[d.identity].0;
@@ -489,7 +490,7 @@ fn encrypted_layer(
                 if !as_json {
                     crate::out!("  opened with the key of '{}'", who.subject());
                 }
-                inner = Some(out);
+                inner = Some(Zeroizing::new(out.into_inner()));
             }
             Err(cachet_smime::enveloped::DecryptError::NoRecipient) => {
                 findings.push(Finding::error(

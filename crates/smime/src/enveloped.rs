@@ -1409,7 +1409,7 @@ mod tests {
                 range: 0..der.len() as u64,
                 base64: false,
             };
-            let mut out = Zeroizing::new(Vec::new());
+            let mut out = crate::stream::Plaintext::default();
             crate::stream::envelope::decrypt(&input, &[(&cert, &key)], &mut out).unwrap();
             assert_eq!(&out[..], b"hello");
             // Change the attribute value's OID (id-data 1.2.840.113549.1.7.1 → .7.2): the tag

@@ -7,8 +7,8 @@ use crate::mime::header::HeaderBlock;
 use crate::mime::{Limits, MimeError};
 use crate::signed::{SidKind, SignError, SignedReport, Signer, VerifyOptions};
 use crate::source::Source;
+use crate::stream::Plaintext;
 use cachet_pki::verdict::{Code, Finding};
-use zeroize::Zeroizing;
 
 /// Why a message could not be signed or encrypted.
 #[derive(Debug, thiserror::Error)]
@@ -195,13 +195,12 @@ pub fn verify_message(
     limits: &Limits,
     ber: &BerLimits,
 ) -> VerifiedMessage {
-    let mut content = Zeroizing::new(Vec::with_capacity(message.len()));
+    let mut content = Plaintext::with_capacity(message.len());
     let v = crate::stream::message::verify_message(&message, opts, limits, ber, &mut content);
     VerifiedMessage {
         report: v.report,
-        // Moved out, not copied: a copy would leave the same bytes in the caller's hands
-        // while wiping the original, protecting nothing. Content not handed over is wiped.
-        content: v.content_found.then(|| std::mem::take(&mut *content)),
+        // Content not handed over is wiped.
+        content: v.content_found.then(|| content.into_inner()),
     }
 }
 

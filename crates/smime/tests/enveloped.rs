@@ -78,7 +78,7 @@ fn decrypt_both(
             range: 0..bytes.len() as u64,
             base64,
         };
-        let mut out = zeroize::Zeroizing::new(Vec::new());
+        let mut out = cachet_smime::stream::Plaintext::default();
         let streamed = stream_decrypt(&input, &[(cert, key)], &mut out);
         match (&whole, &streamed) {
             (Ok(w), Ok(s)) => {

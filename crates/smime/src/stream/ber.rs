@@ -41,6 +41,9 @@ pub struct BerStream<R> {
 /// Bytes read ahead at a time.
 const BUF: usize = 256 * 1024;
 
+/// The smallest read-ahead buffer: room for any header (at most 17 octets are looked at).
+const MIN_BUF: usize = 64;
+
 impl<R: Read> BerStream<R> {
     /// Reads BER from `inner`.
     pub fn new(inner: R) -> Self {
@@ -52,9 +55,27 @@ impl<R: Read> BerStream<R> {
     pub fn with_size_hint(inner: R, len: usize) -> Self {
         BerStream {
             inner,
-            buf: vec![0u8; len.clamp(64, BUF)],
+            buf: vec![0u8; len.clamp(MIN_BUF, BUF)],
             start: 0,
             end: 0,
+            pos: 0,
+        }
+    }
+
+    /// Reads the BER in `bytes`, then whatever `inner` yields. The bytes are the read-ahead
+    /// buffer as they are: BER already in memory is not copied.
+    pub fn starting_with(bytes: Vec<u8>, inner: R) -> Self {
+        let end = bytes.len();
+        let mut buf = bytes;
+        // Room for any header, as `with_size_hint` guarantees.
+        if buf.len() < MIN_BUF {
+            buf.resize(MIN_BUF, 0);
+        }
+        BerStream {
+            inner,
+            buf,
+            start: 0,
+            end,
             pos: 0,
         }
     }
@@ -364,15 +385,15 @@ pub const HOLLOW_END: [u8; 6] = [0; 6];
 mod tests {
     use super::*;
 
-    #[test]
-    fn segments_and_whole_elements() {
-        // [0] constructed indefinite holding "ab" and a nested constructed "cd", then a
-        // definite SEQUENCE read whole.
-        let input: &[u8] = &[
-            0xa0, 0x80, 0x04, 0x02, b'a', b'b', 0x24, 0x80, 0x04, 0x02, b'c', b'd', 0x00, 0x00,
-            0x00, 0x00, 0x30, 0x03, 0x02, 0x01, 0x05,
-        ];
-        let mut r = BerStream::new(input);
+    /// [0] constructed indefinite holding "ab" and a nested constructed "cd", then a
+    /// definite SEQUENCE read whole.
+    const SEGMENTED: &[u8] = &[
+        0xa0, 0x80, 0x04, 0x02, b'a', b'b', 0x24, 0x80, 0x04, 0x02, b'c', b'd', 0x00, 0x00, 0x00,
+        0x00, 0x30, 0x03, 0x02, 0x01, 0x05,
+    ];
+
+    /// Reads [`SEGMENTED`] from `r`: the octets, then the SEQUENCE whole, then the end.
+    fn read_segmented<R: Read>(mut r: BerStream<R>, what: &str) {
         let h = r.header(&mut Vec::new()).unwrap();
         let mut got = Vec::new();
         r.octets(h, &mut |c| {
@@ -380,14 +401,30 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(got, b"abcd");
-        assert_eq!(r.element(100).unwrap(), &input[16..]);
-        assert!(r.at_end().unwrap());
-        let mut r = BerStream::new(&input[16..]);
+        assert_eq!(got, b"abcd", "{what}");
+        assert_eq!(r.element(100).unwrap(), &SEGMENTED[16..], "{what}");
+        assert_eq!(r.pos(), SEGMENTED.len() as u64, "{what}");
+        assert!(r.at_end().unwrap(), "{what}");
+    }
+
+    #[test]
+    fn segments_and_whole_elements() {
+        read_segmented(BerStream::new(SEGMENTED), "streamed");
+        // The same, whatever part of it is already in memory (the read-ahead buffer handed
+        // over) and whatever part the inner reader still yields.
+        for k in 0..=SEGMENTED.len() {
+            let r = BerStream::starting_with(SEGMENTED[..k].to_vec(), &SEGMENTED[k..]);
+            read_segmented(r, &format!("{k} bytes in memory"));
+        }
+        let mut r = BerStream::new(&SEGMENTED[16..]);
         assert!(r.element(4).is_err(), "larger than allowed");
-        let mut r = BerStream::new(&input[..10]);
-        let h = r.header(&mut Vec::new()).unwrap();
-        assert!(r.octets(h, &mut |_| Ok(())).is_err(), "truncated");
+        for mut r in [
+            BerStream::new(&SEGMENTED[..10]),
+            BerStream::starting_with(SEGMENTED[..10].to_vec(), &[][..]),
+        ] {
+            let h = r.header(&mut Vec::new()).unwrap();
+            assert!(r.octets(h, &mut |_| Ok(())).is_err(), "truncated");
+        }
         let bad: &[u8] = &[0x24, 0x80, 0x02, 0x01, 0x00, 0x00, 0x00];
         let mut r = BerStream::new(bad);
         let h = r.header(&mut Vec::new()).unwrap();
