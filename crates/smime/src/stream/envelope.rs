@@ -31,6 +31,13 @@ use std::io::Read;
 use std::ops::Range;
 use zeroize::Zeroizing;
 
+/// The largest piece of content decrypted at a time.
+const PLAIN_PIECE: usize = 8 * 1024;
+
+/// What a decryptor may write beyond the piece it is given: the blocks it held back (CBC
+/// keeps the last block until it knows whether it is the padding), and the room it asks for.
+const PLAIN_SLACK: usize = 64;
+
 /// Base64 text up to this size, when its source holds it in memory, is decoded whole rather
 /// than streamed (the decoded bytes are at most three quarters of what is in memory already).
 const WHOLE_DECODE_MAX: u64 = 4 << 20;
@@ -431,26 +438,23 @@ fn pass(
         ));
     }
     let mut decryptor = ContentDecryptor::new(&opened, aad.unwrap_or_default())?;
-    // Sized to the pieces that arrive, not to the largest possible one: the buffer is
-    // zeroized when dropped, and wiping a 1 MiB buffer for a 10 KiB message cost more than
-    // everything else the decryption does besides the private-key operation. It is replaced
-    // (never grown in place, which would leave an unwiped copy behind) when a piece is larger.
-    let mut plain: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
+    // The content is decrypted in pieces of at most PLAIN_PIECE through one small buffer,
+    // wiped when dropped: it stays in the CPU's nearest cache, however large the pieces that
+    // arrive (a whole 10 KiB message's content arrives as one).
+    let mut plain: Zeroizing<Vec<u8>> =
+        Zeroizing::new(Vec::with_capacity(PLAIN_PIECE + PLAIN_SLACK));
     let mut len = 0u64;
     let mut failure: Option<DecryptError> = None;
     r.octets(hc, &mut |c| {
-        // The decryptor appends at most two blocks of slack per piece it works on.
-        let need = c.len() + 32 * (c.len() / 4096 + 2);
-        if plain.capacity() < need {
-            plain = Zeroizing::new(Vec::with_capacity(need.max(4096)));
+        for piece in c.chunks(PLAIN_PIECE) {
+            decryptor.update(piece, &mut plain).map_err(|e| {
+                failure = Some(e);
+                StreamError::Read(std::io::Error::other("decryption failed"))
+            })?;
+            out.write(&plain)?;
+            len += plain.len() as u64;
+            plain.clear();
         }
-        decryptor.update(c, &mut plain).map_err(|e| {
-            failure = Some(e);
-            StreamError::Read(std::io::Error::other("decryption failed"))
-        })?;
-        out.write(&plain)?;
-        len += plain.len() as u64;
-        plain.clear();
         Ok(())
     })
     .map_err(|e| failure.take().unwrap_or_else(|| stream_err(e)))?;
