@@ -37,13 +37,13 @@ fuzz_target!(|data: &[u8]| {
             range: 0..bytes.len() as u64,
             base64,
         };
-        let mut out = zeroize::Zeroizing::new(Vec::new());
+        let mut out = cachet_smime::stream::Plaintext::default();
         let streamed = stream_decrypt(&input, &[(cert, key)], &mut out);
         if let (Ok(w), Ok(_)) = (&whole, &streamed) {
             assert_eq!(&w.content[..], &out[..], "streamed plaintext differs");
         }
         let opts = VerifyOptions::default();
-        let mut content = zeroize::Zeroizing::new(Vec::new());
+        let mut content = cachet_smime::stream::Plaintext::default();
         let s = verify_encapsulated(&input, &opts, &limits, &mut content);
         let m = verify(data, SignedContent::Encapsulated, &opts, &limits);
         assert_eq!(

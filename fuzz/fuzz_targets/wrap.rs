@@ -65,12 +65,8 @@ fuzz_target!(|data: &[u8]| {
             rsa_pss: false,
         };
         let signed = sign_message(data, &how, &limits).expect("a message that splits can be signed");
-        let opts = VerifyOptions {
-            at: NOW,
-            trust_anchors: vec![w.pki.root.clone()],
-            from_addresses: vec!["alice@example.com".into()],
-            ..Default::default()
-        };
+        let mut opts = VerifyOptions::trusting(NOW, [w.pki.root.clone()]);
+        opts.from_addresses = vec!["alice@example.com".into()];
         let v = verify_message(&signed, &opts, &limits, &BerLimits::default());
         assert!(v.report.verdict.is_valid(), "opaque {opaque}: {:?}", v.report.verdict.findings);
         assert_eq!(v.content.as_deref(), Some(&entity[..]), "opaque {opaque}: signed content");
@@ -90,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let src: &[u8] = &encrypted;
     let input = CmsInput { src: &src, range: body, base64 };
-    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let mut out = cachet_smime::stream::Plaintext::default();
     decrypt(&input, &[(&w.recipient.0, &w.recipient.1)], &mut out).expect("decrypt");
     assert_eq!(&out[..], &entity[..], "decrypted entity");
 });
