@@ -161,7 +161,7 @@ impl Base64Lines {
 /// alphabet, or misplaced padding, is an error naming its offset.
 pub fn base64_decode(text: &[u8]) -> Result<Vec<u8>, MimeError> {
     let mut d = crate::stream::reader::Base64Decoder::default();
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let mut out = Vec::with_capacity(crate::stream::reader::decoded_room(text.len()));
     d.feed(text, &mut out)
         .and_then(|()| d.finish())
         .map_err(|e| MimeError::Malformed(e.to_string()))?;

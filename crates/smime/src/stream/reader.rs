@@ -126,6 +126,13 @@ fn decode_groups(line: &[u8], dst: &mut [u8]) -> bool {
     bad & INVALID == 0
 }
 
+/// Room for what `len` bytes of base64 text decode to, plus the 8 bytes of slack the bulk
+/// decoder's stores need. Every buffer decoding goes into is sized by this, so that it is
+/// never grown (and copied) on the way.
+pub(crate) fn decoded_room(len: usize) -> usize {
+    len / 4 * 3 + 8
+}
+
 /// Decodes the whole lines at the start of `text` that are whole groups of alphabet
 /// characters (what every encoder writes but for the last line), appending to `out`; stops
 /// before the first line that is not. Returns how many bytes of `text` were consumed. A line
@@ -133,7 +140,7 @@ fn decode_groups(line: &[u8], dst: &mut [u8]) -> bool {
 /// checked with two byte comparisons instead of a search for its end.
 fn decode_lines(text: &[u8], out: &mut Vec<u8>) -> usize {
     let base = out.len();
-    out.resize(base + text.len() / 4 * 3 + 8, 0);
+    out.resize(base + decoded_room(text.len()), 0);
     let mut o = base;
     let mut i = 0;
     let mut width = 0;
@@ -188,7 +195,7 @@ pub struct Base64Decoder {
 impl Base64Decoder {
     /// Decodes `text`, appending to `out`.
     pub fn feed(&mut self, text: &[u8], out: &mut Vec<u8>) -> Result<(), Base64Error> {
-        out.reserve(text.len() / 4 * 3 + 3);
+        out.reserve(decoded_room(text.len()));
         let mut i = 0;
         // Whole lines of whole groups in bulk ([`decode_lines`]); a line that is anything
         // else (padding, a group split between two pieces, white space, errors) byte by byte.
@@ -264,7 +271,7 @@ impl<R: Read> Base64Reader<R> {
             inner,
             decoder: Base64Decoder::default(),
             text: vec![0u8; chunk],
-            decoded: Vec::with_capacity(chunk / 4 * 3 + 3),
+            decoded: Vec::with_capacity(decoded_room(chunk)),
             at: 0,
             done: false,
         }
@@ -344,14 +351,14 @@ mod tests {
             .collect();
         for len in [4usize, 8, 12, 764, 768, 772, 776, 1536, 1540, 2664] {
             let line = &text[..len];
-            let mut out = vec![0u8; len / 4 * 3 + 8];
+            let mut out = vec![0u8; decoded_room(len)];
             assert!(decode_groups(line, &mut out), "{len}");
             assert_eq!(out[..len / 4 * 3], data[..len / 4 * 3], "{len}");
             for bad in [b'=', b' ', b'\r', b'\n', b'!', b'-', b'_', 0x80, 0xff, 0] {
                 for at in [0, len / 2, len - 1] {
                     let mut broken = line.to_vec();
                     broken[at] = bad;
-                    let mut out = vec![0u8; len / 4 * 3 + 8];
+                    let mut out = vec![0u8; decoded_room(len)];
                     assert!(!decode_groups(&broken, &mut out), "{len} {at} {bad}");
                     // Whole lines: the broken one stops the bulk decoder, which keeps only
                     // what came before it (a line break only moves the lines' ends).
