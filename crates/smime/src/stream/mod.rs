@@ -52,12 +52,12 @@ impl Plaintext {
         std::mem::take(&mut self.0)
     }
 
-    /// Wipes the whole allocation and leaves the buffer empty.
+    /// Wipes what was written and leaves the buffer empty. Content is only ever appended,
+    /// so what was written is what the length covers.
     fn wipe(v: &mut Vec<u8>) {
         use zeroize::Zeroize;
-        // With the length at zero, `zeroize` wipes the spare capacity — all of it — in bulk.
+        v.as_mut_slice().zeroize();
         v.clear();
-        v.zeroize();
     }
 }
 
@@ -76,10 +76,7 @@ impl std::fmt::Debug for Plaintext {
 
 impl Drop for Plaintext {
     fn drop(&mut self) {
-        use zeroize::Zeroize;
-        // Content is only ever appended (`restart` wipes everything), so what was written
-        // is what the length covers.
-        self.0.as_mut_slice().zeroize();
+        Self::wipe(&mut self.0);
     }
 }
 
